@@ -1,0 +1,42 @@
+// engine/executor/cpu_backend.h — the CPU backend: xsimd kernels, parallel on a private oneTBB
+// task_arena (never tbb::global_control: that would change the host process).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "engine/executor/backend.h"
+
+
+namespace vecgraph::exec {
+
+class CpuBackend final : public Backend {
+ public:
+  // Below this many floats per task a batch runs on the calling thread (parallel overhead wins).
+  static constexpr size_t kMinParallelFloats = 1 << 16;
+
+  explicit CpuBackend(int threads);
+  ~CpuBackend() override;
+
+  BackendKind kind() const override { return BackendKind::kCpu; }
+  DeviceFailure Distances(const DistanceTask& t, size_t begin, size_t end) override;
+
+  // Runs fn() inside the private arena (so nested TBB algorithms use its threads).
+  void Execute(const std::function<void()>& fn);
+
+  int threads() const;
+  void set_threads(int threads);
+
+ private:
+  struct Arena;
+  std::shared_ptr<Arena> arena() const;
+
+  mutable std::mutex mu_;
+  std::shared_ptr<Arena> arena_;
+};
+
+// Serial kernel call for rows [begin, end) of t (what every CPU path ends up calling).
+void ComputeDistancesSerial(const DistanceTask& t, size_t begin, size_t end);
+
+}  // namespace vecgraph::exec

@@ -1,0 +1,171 @@
+#include "engine/vector/codec.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <strings.h>
+
+namespace vecgraph {
+
+const char* MetricName(Metric m) {
+  switch (m) {
+    case Metric::kCosine: return "cosine";
+    case Metric::kDot: return "dot";
+    case Metric::kL2: return "l2";
+  }
+  return "?";
+}
+
+StatusOr<Metric> ParseMetric(std::string_view name, bool allow_l2) {
+  auto is = [&](const char* s) {
+    return name.size() == std::strlen(s) && strncasecmp(name.data(), s, name.size()) == 0;
+  };
+  if (is("cosine")) return Metric::kCosine;
+  if (is("dot")) return Metric::kDot;
+  if (allow_l2 && is("l2")) return Metric::kL2;
+  std::string shown(name.substr(0, 64));
+  return Status::InvalidArgument(StrFormat("unknown metric '%s': expected %s", shown.c_str(),
+                                           allow_l2 ? "'cosine', 'dot' or 'l2'" : "'cosine' or 'dot'"));
+}
+
+static Status DimsOk(size_t dims) {
+  if (dims == 0) return Status::InvalidArgument("empty vector: expected at least 1 element");
+  if (dims > kMaxDims) {
+    return Status::InvalidArgument(
+        StrFormat("vector has %zu dimensions, more than the maximum %zu", dims, kMaxDims));
+  }
+  return Status::Ok();
+}
+
+Status CheckFinite(std::span<const float> v) {
+  // Fast path: a sum over the vector is finite iff ... not quite (inf - inf = nan, both caught;
+  // overflow of finite values gives inf, then we look element by element).
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) {
+      return Status::InvalidArgument(
+          StrFormat("element %zu is %s: expected a finite number", i, std::isnan(v[i]) ? "NaN" : "infinite"));
+    }
+  }
+  return Status::Ok();
+}
+
+Status DecodeBlob(const void* bytes, size_t n_bytes, VectorBuf* out) {
+  if (n_bytes % sizeof(float) != 0) {
+    return Status::InvalidArgument(
+        StrFormat("BLOB of %zu bytes is not a float32 vector: length must be a multiple of 4", n_bytes));
+  }
+  size_t dims = n_bytes / sizeof(float);
+  VG_RETURN_IF_ERROR(DimsOk(dims));
+  if (reinterpret_cast<uintptr_t>(bytes) % alignof(float) == 0) {
+    out->Borrow(static_cast<const float*>(bytes), dims);
+  } else {
+    std::memcpy(out->Own(dims), bytes, n_bytes);
+  }
+  return CheckFinite(out->view());
+}
+
+namespace {
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string Excerpt(std::string_view s, size_t pos) {
+  std::string_view rest = s.substr(pos, 16);
+  std::string e(rest);
+  if (pos + 16 < s.size()) e += "...";
+  return e;
+}
+}  // namespace
+
+Status DecodeJson(std::string_view s, VectorBuf* out) {
+  size_t i = 0;
+  auto skip = [&] {
+    while (i < s.size() && IsJsonSpace(s[i])) ++i;
+  };
+  skip();
+  if (i >= s.size() || s[i] != '[') {
+    return Status::InvalidArgument(StrFormat("malformed JSON vector: expected '[' at offset %zu, found '%s'", i,
+                                             i < s.size() ? Excerpt(s, i).c_str() : "end of text"));
+  }
+  ++i;
+  std::vector<float> vals;
+  skip();
+  if (i < s.size() && s[i] == ']') {
+    ++i;
+  } else {
+    for (;;) {
+      skip();
+      if (i >= s.size()) return Status::InvalidArgument("malformed JSON vector: unexpected end of text");
+      char c = s[i];
+      if (!(c == '-' || (c >= '0' && c <= '9'))) {
+        return Status::InvalidArgument(StrFormat("element %zu is not a number: found '%s'", vals.size(),
+                                                 Excerpt(s, i).c_str()));
+      }
+      double d = 0;
+      auto [ptr, ec] = std::from_chars(s.data() + i, s.data() + s.size(), d, std::chars_format::general);
+      size_t consumed = static_cast<size_t>(ptr - (s.data() + i));
+      if (ec == std::errc::invalid_argument || consumed == 0) {
+        return Status::InvalidArgument(StrFormat("element %zu is not a number: found '%s'", vals.size(),
+                                                 Excerpt(s, i).c_str()));
+      }
+      float f = static_cast<float>(d);
+      if (ec == std::errc::result_out_of_range || !std::isfinite(f)) {
+        // Underflow to 0 is fine; overflow is not representable as float32.
+        if (!(ec == std::errc::result_out_of_range && std::fabs(d) < 1.0)) {
+          return Status::InvalidArgument(StrFormat("element %zu is infinite: '%s' does not fit float32",
+                                                   vals.size(), std::string(s.substr(i, consumed)).c_str()));
+        }
+        f = 0.0f;
+      }
+      if (vals.size() >= kMaxDims) VG_RETURN_IF_ERROR(DimsOk(kMaxDims + 1));
+      vals.push_back(f);
+      i += consumed;
+      skip();
+      if (i >= s.size()) return Status::InvalidArgument("malformed JSON vector: unexpected end of text, expected ']'");
+      if (s[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (s[i] == ']') {
+        ++i;
+        break;
+      }
+      return Status::InvalidArgument(StrFormat("malformed JSON vector: expected ',' or ']' at offset %zu, found '%s'",
+                                               i, Excerpt(s, i).c_str()));
+    }
+  }
+  skip();
+  if (i != s.size()) {
+    return Status::InvalidArgument(StrFormat("malformed JSON vector: unexpected '%s' after the closing ']'",
+                                             Excerpt(s, i).c_str()));
+  }
+  VG_RETURN_IF_ERROR(DimsOk(vals.size()));
+  float* dst = out->Own(vals.size());
+  std::memcpy(dst, vals.data(), vals.size() * sizeof(float));
+  return Status::Ok();
+}
+
+std::string EncodeJson(std::span<const float> v) {
+  std::string out;
+  out.reserve(v.size() * 12 + 2);
+  out.push_back('[');
+  char buf[32];
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out.push_back(',');
+    auto r = std::to_chars(buf, buf + sizeof(buf), v[i]);
+    out.append(buf, r.ptr);
+  }
+  out.push_back(']');
+  return out;
+}
+
+void AppendJsonNumber(std::string* out, double v) {
+  if (std::isnan(v)) v = 0;  // callers never produce NaN; stay valid JSON regardless
+  if (std::isinf(v)) {
+    out->append(v > 0 ? "1e999" : "-1e999");
+    return;
+  }
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+}  // namespace vecgraph

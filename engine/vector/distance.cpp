@@ -1,0 +1,103 @@
+#include "engine/vector/distance.h"
+
+#include <cmath>
+
+#include "kernels/cpu/metric_math.h"
+
+namespace vecgraph {
+namespace {
+
+// Double-precision fallback for the rare overflow of float sums on finite input.
+double DotD(const float* a, const float* b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+double L2sqD(const float* a, const float* b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double d = static_cast<double>(a[i]) - b[i];
+    s += d * d;
+  }
+  return s;
+}
+double CosineSimD(const float* a, const float* b, size_t n) {
+  // Scale-free: divide by the largest magnitude first so squares cannot overflow.
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    ma = std::fmax(ma, std::fabs(a[i]));
+    mb = std::fmax(mb, std::fabs(b[i]));
+  }
+  if (ma == 0 || mb == 0) return 0;
+  double d = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double x = a[i] / ma, y = b[i] / mb;
+    d += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  double s = d / (std::sqrt(na) * std::sqrt(nb));
+  return std::fmin(1.0, std::fmax(-1.0, s));
+}
+
+double SlowDistance(Metric metric, const float* a, const float* b, size_t dims) {
+  switch (metric) {
+    case Metric::kCosine: return 1.0 - CosineSimD(a, b, dims);
+    case Metric::kDot: return -DotD(a, b, dims);
+    case Metric::kL2: return std::sqrt(L2sqD(a, b, dims));
+  }
+  return 0;
+}
+
+}  // namespace
+
+double Norm(const float* a, size_t dims) {
+  float n2 = kernels::Kernels().norm_sq(a, dims);
+  if (std::isfinite(n2)) return std::sqrt(static_cast<double>(n2));
+  return std::sqrt(DotD(a, a, dims));
+}
+
+double PairDistance(Metric metric, const float* a, const float* b, size_t dims) {
+  const kernels::KernelTable& kt = kernels::Kernels();
+  float d = 0;
+  switch (metric) {
+    case Metric::kCosine: {
+      float dot = kt.dot(a, b, dims);
+      float qn = std::sqrt(kt.norm_sq(a, dims));
+      d = kernels::CosineDistanceFromParts(dot, qn, kt.norm_sq(b, dims));
+      break;
+    }
+    case Metric::kDot: d = kernels::DotDistance(kt.dot(a, b, dims)); break;
+    case Metric::kL2: d = kernels::L2DistanceFromSquared(kt.l2sq(a, b, dims)); break;
+  }
+  if (std::isfinite(d)) return d;
+  return SlowDistance(metric, a, b, dims);
+}
+
+double PairSimilarity(Metric metric, const float* a, const float* b, size_t dims) {
+  if (metric == Metric::kDot) return -PairDistance(Metric::kDot, a, b, dims);
+  return 1.0 - PairDistance(Metric::kCosine, a, b, dims);
+}
+
+void BatchDistances(const kernels::KernelTable& kt, Metric metric, const float* q, float q_norm,
+                    const float* rows, size_t n_rows, size_t dims, float* out, float* scratch) {
+  switch (metric) {
+    case Metric::kCosine:
+      kt.dot_norm_batch(q, rows, n_rows, dims, out, scratch);
+      for (size_t r = 0; r < n_rows; ++r) out[r] = kernels::CosineDistanceFromParts(out[r], q_norm, scratch[r]);
+      break;
+    case Metric::kDot:
+      kt.dot_batch(q, rows, n_rows, dims, out);
+      for (size_t r = 0; r < n_rows; ++r) out[r] = kernels::DotDistance(out[r]);
+      break;
+    case Metric::kL2:
+      kt.l2sq_batch(q, rows, n_rows, dims, out);
+      for (size_t r = 0; r < n_rows; ++r) out[r] = kernels::L2DistanceFromSquared(out[r]);
+      break;
+  }
+  for (size_t r = 0; r < n_rows; ++r) {
+    if (!std::isfinite(out[r])) out[r] = static_cast<float>(SlowDistance(metric, q, rows + r * dims, dims));
+  }
+}
+
+}  // namespace vecgraph

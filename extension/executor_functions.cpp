@@ -1,0 +1,242 @@
+// extension/executor_functions.cpp — seeing and steering the hybrid executor from SQL.
+//
+//   vecgraph_config(key)            → the current value            (SQLITE_DIRECTONLY)
+//   vecgraph_config(key, value)     → sets it, returns the new value (SQLITE_DIRECTONLY)
+//   SELECT * FROM vecgraph_stats    → op, backend, batches, items, failures, fallbacks, mean_us,
+//                                     p95_us, us_per_item, state, last_error
+//   vecgraph_stats_reset()          → clears the counters           (SQLITE_DIRECTONLY)
+//   vecgraph_explain(op, items [, dims]) → JSON: which backend a batch would take now, and why
+//
+// vecgraph_stats is an eponymous-only virtual table (like pragma_* tables): xBestIndex accepts
+// no constraint (every plan is a full scan of a snapshot taken in xFilter).
+#include <string>
+#include <vector>
+
+#include "engine/executor/executor.h"
+#include "extension/functions.h"
+#include "extension/sql_util.h"
+
+namespace vecgraph::sql {
+namespace {
+
+void ResultConfig(sqlite3_context* ctx, const exec::ConfigValue& v) {
+  switch (v.type) {
+    case exec::ConfigValue::Type::kInt: sqlite3_result_int64(ctx, v.i); break;
+    case exec::ConfigValue::Type::kReal: sqlite3_result_double(ctx, v.d); break;
+    case exec::ConfigValue::Type::kText: ResultText(ctx, v.s); break;
+  }
+}
+
+void ConfigFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  VG_SQL_TRY
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    ResultError(ctx, StrFormat("vecgraph_config: argument 1 (key): expected TEXT, found %s", TypeName(argv[0])));
+    return;
+  }
+  std::string key(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])));
+  exec::Executor& ex = exec::Executor::Global();
+  if (argc == 1) {
+    auto v = ex.GetConfig(key);
+    if (!v.ok()) return ResultError(ctx, v.status().WithPrefix("vecgraph_config: "));
+    return ResultConfig(ctx, *v);
+  }
+  int t = sqlite3_value_type(argv[1]);
+  if (t == SQLITE_NULL || t == SQLITE_BLOB) {
+    ResultError(ctx, StrFormat("vecgraph_config: argument 2 (value) for key '%s': expected TEXT or a number, found %s",
+                               key.c_str(), TypeName(argv[1])));
+    return;
+  }
+  const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  auto v = ex.SetConfig(key, text ? text : "");
+  if (!v.ok()) return ResultError(ctx, v.status().WithPrefix("vecgraph_config: "));
+  ResultConfig(ctx, *v);
+  VG_SQL_CATCH(ctx)
+}
+
+void StatsResetFunc(sqlite3_context* ctx, int, sqlite3_value**) {
+  VG_SQL_TRY
+  exec::Executor::Global().ResetStats();
+  sqlite3_result_int(ctx, 1);
+  VG_SQL_CATCH(ctx)
+}
+
+void ExplainFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  VG_SQL_TRY
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    ResultError(ctx, StrFormat("vecgraph_explain: argument 1 (op): expected TEXT 'similarity', 'knn' or 'spread', found %s",
+                               TypeName(argv[0])));
+    return;
+  }
+  std::string op_name(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])));
+  exec::Op op;
+  if (op_name == "similarity") op = exec::Op::kSimilarity;
+  else if (op_name == "knn") op = exec::Op::kKnn;
+  else if (op_name == "spread") op = exec::Op::kSpread;
+  else {
+    ResultError(ctx, StrFormat("vecgraph_explain: argument 1 (op): unknown op '%s': expected 'similarity', 'knn' or 'spread'",
+                               op_name.substr(0, 64).c_str()));
+    return;
+  }
+  auto number_arg = [&](int i, const char* name, double* out) {
+    int t = sqlite3_value_type(argv[i]);
+    double d = sqlite3_value_double(argv[i]);
+    if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d >= 0) || d > 1e15) {
+      ResultError(ctx, StrFormat("vecgraph_explain: argument %d (%s): expected a number >= 0, found %s", i + 1, name,
+                                 t == SQLITE_INTEGER || t == SQLITE_FLOAT ? std::to_string(d).c_str() : TypeName(argv[i])));
+      return false;
+    }
+    *out = d;
+    return true;
+  };
+  double items = 0, dims = 0;
+  if (!number_arg(1, "items", &items)) return;
+  if (argc > 2) {
+    if (!number_arg(2, "dims", &dims)) return;
+  } else if (op == exec::Op::kSimilarity) {
+    ResultError(ctx, "vecgraph_explain: argument 3 (dims): required for op 'similarity' (work = items x dims x 4 bytes)");
+    return;
+  }
+  ResultText(ctx, exec::Executor::Global().Explain(op, items, dims));
+  VG_SQL_CATCH(ctx)
+}
+
+// ---- vecgraph_stats (eponymous-only virtual table)
+
+enum StatsColumn { kOp, kBackend, kBatches, kItems, kFailures, kFallbacks, kMeanUs, kP95Us, kUsPerItem, kState, kLastError };
+
+struct StatsCursor {
+  sqlite3_vtab_cursor base; /* must be first */
+  std::vector<exec::StatRow> rows;
+  size_t pos = 0;
+};
+
+int StatsConnect(sqlite3* db, void*, int, const char* const*, sqlite3_vtab** out, char** pz_err) {
+  int rc = sqlite3_declare_vtab(db,
+                                "CREATE TABLE x(op TEXT, backend TEXT, batches INTEGER, items INTEGER, failures INTEGER, "
+                                "fallbacks INTEGER, mean_us REAL, p95_us REAL, us_per_item REAL, state TEXT, "
+                                "last_error TEXT)");
+  if (rc != SQLITE_OK) return rc;
+  auto* vtab = static_cast<sqlite3_vtab*>(sqlite3_malloc(sizeof(sqlite3_vtab)));
+  if (vtab == nullptr) return SQLITE_NOMEM;
+  *vtab = sqlite3_vtab{};
+  *out = vtab;
+  sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+  return SQLITE_OK;
+}
+
+int StatsDisconnect(sqlite3_vtab* vtab) {
+  sqlite3_free(vtab);
+  return SQLITE_OK;
+}
+
+int StatsBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
+  info->estimatedCost = 10;
+  info->estimatedRows = 10;
+  return SQLITE_OK;
+}
+
+int StatsOpen(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
+  try {
+    auto* c = new StatsCursor();
+    *out = &c->base;
+    return SQLITE_OK;
+  } catch (...) {
+    return SQLITE_NOMEM;
+  }
+}
+
+int StatsClose(sqlite3_vtab_cursor* cur) {
+  delete reinterpret_cast<StatsCursor*>(cur);
+  return SQLITE_OK;
+}
+
+int StatsFilter(sqlite3_vtab_cursor* cur, int, const char*, int, sqlite3_value**) {
+  auto* c = reinterpret_cast<StatsCursor*>(cur);
+  try {
+    c->rows = exec::Executor::Global().Stats();
+  } catch (...) {
+    return SQLITE_NOMEM;
+  }
+  c->pos = 0;
+  return SQLITE_OK;
+}
+
+int StatsNext(sqlite3_vtab_cursor* cur) {
+  reinterpret_cast<StatsCursor*>(cur)->pos++;
+  return SQLITE_OK;
+}
+
+int StatsEof(sqlite3_vtab_cursor* cur) {
+  auto* c = reinterpret_cast<StatsCursor*>(cur);
+  return c->pos >= c->rows.size();
+}
+
+int StatsColumnFn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
+  auto* c = reinterpret_cast<StatsCursor*>(cur);
+  const exec::StatRow& r = c->rows[c->pos];
+  switch (col) {
+    case kOp: sqlite3_result_text(ctx, exec::OpName(r.op), -1, SQLITE_STATIC); break;
+    case kBackend: sqlite3_result_text(ctx, exec::BackendName(r.backend), -1, SQLITE_STATIC); break;
+    case kBatches: sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(r.batches)); break;
+    case kItems: sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(r.items)); break;
+    case kFailures: sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(r.failures)); break;
+    case kFallbacks: sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(r.fallbacks)); break;
+    case kMeanUs: sqlite3_result_double(ctx, r.mean_us); break;
+    case kP95Us: sqlite3_result_double(ctx, r.p95_us); break;
+    case kUsPerItem: sqlite3_result_double(ctx, r.us_per_item); break;
+    case kState: sqlite3_result_text(ctx, exec::DeviceStateName(r.state), -1, SQLITE_STATIC); break;
+    case kLastError:
+      if (r.last_error.empty()) sqlite3_result_null(ctx);
+      else ResultText(ctx, r.last_error);
+      break;
+  }
+  return SQLITE_OK;
+}
+
+int StatsRowid(sqlite3_vtab_cursor* cur, sqlite3_int64* rowid) {
+  *rowid = static_cast<sqlite3_int64>(reinterpret_cast<StatsCursor*>(cur)->pos + 1);
+  return SQLITE_OK;
+}
+
+sqlite3_module kStatsModule = {
+    /* iVersion    */ 0,
+    /* xCreate     */ nullptr,  // eponymous-only
+    /* xConnect    */ StatsConnect,
+    /* xBestIndex  */ StatsBestIndex,
+    /* xDisconnect */ StatsDisconnect,
+    /* xDestroy    */ nullptr,
+    /* xOpen       */ StatsOpen,
+    /* xClose      */ StatsClose,
+    /* xFilter     */ StatsFilter,
+    /* xNext       */ StatsNext,
+    /* xEof        */ StatsEof,
+    /* xColumn     */ StatsColumnFn,
+    /* xRowid      */ StatsRowid,
+    /* xUpdate     */ nullptr,
+    /* xBegin      */ nullptr,
+    /* xSync       */ nullptr,
+    /* xCommit     */ nullptr,
+    /* xRollback   */ nullptr,
+    /* xFindFunction */ nullptr,
+    /* xRename     */ nullptr,
+    /* xSavepoint  */ nullptr,
+    /* xRelease    */ nullptr,
+    /* xRollbackTo */ nullptr,
+    /* xShadowName */ nullptr,
+};
+
+}  // namespace
+
+int RegisterExecutorFunctions(sqlite3* db) {
+  const int direct = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+  int rc = SQLITE_OK;
+  rc = rc ? rc : sqlite3_create_function_v2(db, "vecgraph_config", 1, direct, nullptr, ConfigFunc, nullptr, nullptr, nullptr);
+  rc = rc ? rc : sqlite3_create_function_v2(db, "vecgraph_config", 2, direct, nullptr, ConfigFunc, nullptr, nullptr, nullptr);
+  rc = rc ? rc : sqlite3_create_function_v2(db, "vecgraph_stats_reset", 0, direct, nullptr, StatsResetFunc, nullptr, nullptr, nullptr);
+  rc = rc ? rc : sqlite3_create_function_v2(db, "vecgraph_explain", 2, SQLITE_UTF8, nullptr, ExplainFunc, nullptr, nullptr, nullptr);
+  rc = rc ? rc : sqlite3_create_function_v2(db, "vecgraph_explain", 3, SQLITE_UTF8, nullptr, ExplainFunc, nullptr, nullptr, nullptr);
+  rc = rc ? rc : sqlite3_create_module_v2(db, "vecgraph_stats", &kStatsModule, nullptr, nullptr);
+  return rc;
+}
+
+}  // namespace vecgraph::sql

@@ -1,0 +1,62 @@
+// kernels/cpu/distance.h — CPU distance kernels with run-time ISA dispatch.
+//
+// How it works
+//   Each instruction set has its own translation unit (distance_<isa>.cpp) compiled with only that
+//   ISA's flags (never -march=native). Each TU instantiates the same xsimd templates
+//   (distance_simd.hpp) for its architecture tag and exports one KernelTable. At first use,
+//   ChooseIsa() picks the best table that the CPU *and the OS* support (`__builtin_cpu_supports`
+//   checks XCR0; xsimd 8.1's own detection does not). A scalar reference table (distance_scalar.cpp)
+//   exists beside the SIMD ones; tests compare every available table against it.
+//
+// Conventions
+//   - Vectors are float32, row-major, `dims` floats per row, rows contiguous (stride = dims).
+//   - Pointers need not be aligned (unaligned loads everywhere).
+//   - All results are float. Squared L2 is returned (callers take the square root).
+//   - "batch" = one query against many rows; "multi" = several queries against many rows, output
+//     laid out query-major: out[q * n_rows + r].
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace vecgraph::kernels {
+
+enum class Isa : uint8_t { kScalar = 0, kSse2, kSse42, kAvx2, kAvx512, kNeon };
+
+// The name reported by vecgraph_info().simd: "avx512", "avx2", "sse4.2", "sse2", "neon", "scalar".
+const char* IsaName(Isa isa);
+
+struct KernelTable {
+  Isa isa;
+  // Pairwise.
+  float (*dot)(const float* a, const float* b, size_t dims);
+  float (*l2sq)(const float* a, const float* b, size_t dims);
+  float (*norm_sq)(const float* a, size_t dims);
+  // One query against n_rows rows: out[r].
+  void (*dot_batch)(const float* q, const float* rows, size_t n_rows, size_t dims, float* out);
+  void (*l2sq_batch)(const float* q, const float* rows, size_t n_rows, size_t dims, float* out);
+  // One pass computing both q·row and |row|² (for cosine): dots[r], norms_sq[r].
+  void (*dot_norm_batch)(const float* q, const float* rows, size_t n_rows, size_t dims, float* dots,
+                         float* norms_sq);
+  // n_queries queries against n_rows rows: out[q * n_rows + r]. Register-blocked over queries so
+  // each row is loaded once per block of queries.
+  void (*dot_multi)(const float* queries, size_t n_queries, const float* rows, size_t n_rows,
+                    size_t dims, float* out);
+  void (*l2sq_multi)(const float* queries, size_t n_queries, const float* rows, size_t n_rows,
+                     size_t dims, float* out);
+};
+
+// The scalar reference table (always available).
+const KernelTable& ScalarKernels();
+
+// The table for `isa`, or nullptr when it is not compiled in or this CPU/OS cannot run it.
+const KernelTable* KernelsFor(Isa isa);
+
+// Every ISA this process can run, best last (always contains kScalar).
+std::vector<Isa> SupportedIsas();
+
+// The dispatched table: the best supported ISA, chosen once (thread-safe).
+const KernelTable& Kernels();
+
+}  // namespace vecgraph::kernels
