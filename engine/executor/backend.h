@@ -33,6 +33,9 @@ struct DistanceTask {
 struct DeviceFailure {
   DeviceError error = DeviceError::kNone;
   std::string message;
+  // A simulated device reports the time its model says the call took (>= the real time); the
+  // executor learns from this instead of the wall clock. −1: use the wall clock.
+  double modeled_us = -1;
   bool ok() const { return error == DeviceError::kNone; }
 };
 

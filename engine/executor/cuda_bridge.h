@@ -54,4 +54,11 @@ void ReleaseBuffers();
 // Device memory budget in bytes for caches and staging (config 'gpu_memory_mb').
 void SetMemoryBudget(size_t bytes);
 
+// Counters of the KnnResident residency cache (engine/executor/residency.h); all zero without CUDA.
+struct CacheStats {
+  uint64_t hits = 0, misses = 0, evictions = 0;
+  size_t bytes_resident = 0, entries = 0, budget = 0;
+};
+CacheStats GetCacheStats();
+
 }  // namespace vecgraph::cuda

@@ -22,5 +22,6 @@ exec::DeviceFailure KnnResident(const MatrixKey&, const float*, size_t, size_t, 
 
 void ReleaseBuffers() {}
 void SetMemoryBudget(size_t) {}
+CacheStats GetCacheStats() { return {}; }
 
 }  // namespace vecgraph::cuda

@@ -1,5 +1,6 @@
 #include "engine/executor/device_backends.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -26,8 +27,11 @@ DeviceFailure SimulatedBackend::Distances(const DistanceTask& t, size_t begin, s
   int64_t start = NowUs();
   ComputeDistancesSerial(t, begin, end);
   double bytes = static_cast<double>(end - begin) * static_cast<double>(t.dims) * sizeof(float);
-  WaitUntilUs(start + static_cast<int64_t>(model_.PredictUs(bytes)));
-  return {};
+  double modeled = model_.PredictUs(bytes);
+  WaitUntilUs(start + static_cast<int64_t>(modeled));
+  DeviceFailure ok;
+  ok.modeled_us = modeled;
+  return ok;
 }
 
 }  // namespace vecgraph::exec

@@ -2,9 +2,10 @@
 //
 // CudaBackend forwards to kernels/cuda through cuda_bridge.h. SimulatedBackend is a device for
 // tests, demos and capacity planning on machines without a GPU: it computes with the CPU
-// kernels (one thread, so results are bit-identical to the CPU backend) but makes each call take
-// max(real time, launch_us + bytes / gbps), sleeping out the difference, so the executor observes
-// the modelled device. Fault injection is applied by the executor to both alike.
+// kernels (so results are bit-identical to the CPU backend) and reports the modelled time
+// launch_us + bytes / gbps to the executor, sleeping out the difference when the model is slower
+// than the real work, so the executor observes the modelled device (a fast modelled device is
+// reported fast even though this machine computes its results). Fault injection is applied by the executor to both alike.
 #pragma once
 
 #include "engine/executor/backend.h"

@@ -447,7 +447,7 @@ void Executor::Run(Op op, double work, size_t items, const RangeFn& fn, RunRepor
     } else {
       f = fn(*dev, begin, end);
     }
-    double us = static_cast<double>(NowUs() - t0);
+    double us = f.modeled_us >= 0 ? f.modeled_us : static_cast<double>(NowUs() - t0);
     BackendKind kind = dev->kind();
     {
       std::lock_guard<std::mutex> lock(mu_);

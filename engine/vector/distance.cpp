@@ -96,7 +96,11 @@ void BatchDistances(const kernels::KernelTable& kt, Metric metric, const float* 
       break;
   }
   for (size_t r = 0; r < n_rows; ++r) {
-    if (!std::isfinite(out[r])) out[r] = static_cast<float>(SlowDistance(metric, q, rows + r * dims, dims));
+    // Recompute float overflow on finite input in double; rows holding NaN/inf stay non-finite
+    // so the caller can report them (callers validate lazily).
+    if (!std::isfinite(out[r]) && CheckFinite({rows + r * dims, dims}).ok()) {
+      out[r] = static_cast<float>(SlowDistance(metric, q, rows + r * dims, dims));
+    }
   }
 }
 

@@ -49,9 +49,8 @@ inline constexpr size_t kLineFloats = 16;
 #endif
 inline constexpr size_t kBatchRows = TUNE_BR;
 inline constexpr size_t kPrefetchBytes = TUNE_PF;
-// Register block of the multi kernels: queries × rows accumulators.
-inline constexpr size_t kMultiQueries = 4;
-inline constexpr size_t kMultiRows = 2;
+// Queries sharing each row chunk in the multi kernels (one accumulator each).
+inline constexpr size_t kMultiQueries = 8;
 // Bytes of rows per tile in the multi kernels (stays in L2 while all query blocks visit it).
 inline constexpr size_t kMultiTileBytes = 96 * 1024;
 
@@ -237,67 +236,114 @@ void DotNormBatch(const float* q, const float* rows, size_t n_rows, size_t dims,
 
 // ---- multi: several queries, many rows -------------------------------------------------------
 
-// QB queries (stride dims, starting at q) × RB rows (starting at row). out points at
-// out[q0 * n_rows + r0]; result (qi, rj) goes to out[qi * n_rows + rj]. `pf`: rows to prefetch,
-// or nullptr.
-template <class A, class Op, size_t QB, size_t RB>
-inline void MultiBlock(const float* q, const float* row, const float* pf, size_t dims,
-                       size_t n_rows, float* out) {
-  constexpr size_t W = kLanes<A>;
-  Vec<A> acc[QB][RB];
-#pragma GCC unroll 16
-  for (size_t a = 0; a < QB; ++a)
-#pragma GCC unroll 16
-    for (size_t j = 0; j < RB; ++j) acc[a][j] = Vec<A>(0.f);
+#if defined(__AVX512F__)
+// Horizontal sums of eight zmm vectors: element k of the result is the sum of a[k].
+// (Two-source permutes rather than _mm512_shuffle_f32x4, which trips a false -Wuninitialized in
+// GCC 12's headers.)
+inline __m256 Reduce8(const __m512* a) {
+  const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30,
+                                       31);
+  __m512 s[4];
+  for (int k = 0; k < 4; ++k) {  // 512 -> 256 bits: s[k] = [a(2k) folded | a(2k+1) folded]
+    s[k] = _mm512_add_ps(_mm512_permutex2var_ps(a[2 * k], lo, a[2 * k + 1]),
+                         _mm512_permutex2var_ps(a[2 * k], hi, a[2 * k + 1]));
+  }
+  // 256 -> 128 bits: 128-bit lane j of x holds a(j) folded, of y holds a(4 + j).
+  const __m512i even = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+  const __m512i odd = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30,
+                                        31);
+  const __m512 x = _mm512_add_ps(_mm512_permutex2var_ps(s[0], even, s[1]),
+                                 _mm512_permutex2var_ps(s[0], odd, s[1]));
+  const __m512 y = _mm512_add_ps(_mm512_permutex2var_ps(s[2], even, s[3]),
+                                 _mm512_permutex2var_ps(s[2], odd, s[3]));
+  // Inside each 128-bit lane j: element 0 = sum a(j), element 1 = sum a(4 + j).
+  __m512 p = _mm512_add_ps(_mm512_unpacklo_ps(x, y), _mm512_unpackhi_ps(x, y));
+  p = _mm512_add_ps(p, _mm512_permute_ps(p, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, p));
+}
+#endif
 
+// Writes the horizontal sums of acc[0..QB) to out[a * stride], reducing several accumulators
+// together where that is cheaper than QB separate hadds: own intrinsics on AVX-512 (xsimd 8.1's
+// AVX-512 haddp returns its sums in the wrong order), xsimd::haddp on SSE/AVX (checked by the
+// tests), one hadd per accumulator elsewhere.
+template <class A, size_t QB>
+inline void ReduceStore(const Vec<A>* acc, float* out, size_t stride) {
+  constexpr size_t W = kLanes<A>;
+#if defined(__AVX512F__)
+  if constexpr (W == 16 && QB > 1) {
+    for (size_t g = 0; g < QB; g += 8) {
+      __m512 group[8];
+#pragma GCC unroll 8
+      for (size_t k = 0; k < 8; ++k) {
+        group[k] = (g + k < QB) ? static_cast<__m512>(acc[g + k]) : _mm512_setzero_ps();
+      }
+      alignas(32) float sums[8];
+      _mm256_store_ps(sums, Reduce8(group));
+      for (size_t k = 0; k < 8 && g + k < QB; ++k) out[(g + k) * stride] = sums[k];
+    }
+    return;
+  }
+#endif
+#if defined(__SSE2__)
+  if constexpr ((W == 4 || W == 8) && QB > 1) {
+    for (size_t g = 0; g < QB; g += W) {
+      Vec<A> group[W];
+#pragma GCC unroll 8
+      for (size_t k = 0; k < W; ++k) group[k] = (g + k < QB) ? acc[g + k] : Vec<A>(0.f);
+      alignas(32) float sums[W];
+      xsimd::haddp(group).store_aligned(sums);
+      for (size_t k = 0; k < W && g + k < QB; ++k) out[(g + k) * stride] = sums[k];
+    }
+    return;
+  }
+#endif
+#pragma GCC unroll 8
+  for (size_t k = 0; k < QB; ++k) out[k * stride] = xsimd::hadd(acc[k]);
+}
+
+// QB queries (stride dims, starting at q) against one row. Result a goes to out[a * n_rows].
+// The row chunk is loaded once and used by QB independent accumulators; the query chunks come
+// from L1. One row at a time keeps the reads from memory a single sequential stream.
+template <class A, class Op, size_t QB>
+inline void MultiRow(const float* q, const float* row, size_t dims, size_t n_rows, float* out) {
+  constexpr size_t W = kLanes<A>;
+  Vec<A> acc[QB];
+#pragma GCC unroll 16
+  for (size_t a = 0; a < QB; ++a) acc[a] = Vec<A>(0.f);
   size_t i = 0;
   for (; i + W <= dims; i += W) {
-    if (pf != nullptr && (i % kLineFloats) == 0) {
+    const Vec<A> rv = Load<A>(row + i);
 #pragma GCC unroll 16
-      for (size_t j = 0; j < RB; ++j) Prefetch(pf + j * dims + i);
-    }
-    Vec<A> rv[RB];
-#pragma GCC unroll 16
-    for (size_t j = 0; j < RB; ++j) rv[j] = Load<A>(row + j * dims + i);
-#pragma GCC unroll 16
-    for (size_t a = 0; a < QB; ++a) {
-      const Vec<A> qv = Load<A>(q + a * dims + i);
-#pragma GCC unroll 16
-      for (size_t j = 0; j < RB; ++j) Op::Step(&acc[a][j], qv, rv[j]);
-    }
+    for (size_t a = 0; a < QB; ++a) Op::Step(&acc[a], Load<A>(q + a * dims + i), rv);
   }
   if (i < dims) {
     const size_t rem = dims - i;
-    Vec<A> rv[RB];
+    const Vec<A> rv = LoadPartial<A>(row + i, rem);
 #pragma GCC unroll 16
-    for (size_t j = 0; j < RB; ++j) rv[j] = LoadPartial<A>(row + j * dims + i, rem);
-#pragma GCC unroll 16
-    for (size_t a = 0; a < QB; ++a) {
-      const Vec<A> qv = LoadPartial<A>(q + a * dims + i, rem);
-#pragma GCC unroll 16
-      for (size_t j = 0; j < RB; ++j) Op::Step(&acc[a][j], qv, rv[j]);
-    }
+    for (size_t a = 0; a < QB; ++a) Op::Step(&acc[a], LoadPartial<A>(q + a * dims + i, rem), rv);
   }
-#pragma GCC unroll 16
-  for (size_t a = 0; a < QB; ++a)
-#pragma GCC unroll 16
-    for (size_t j = 0; j < RB; ++j) out[a * n_rows + j] = xsimd::hadd(acc[a][j]);
+  ReduceStore<A, QB>(acc, out, n_rows);
 }
 
-// All rows of one tile [r0, r1) against QB queries.
+// Rows [r0, r1) against QB queries.
 template <class A, class Op, size_t QB>
 inline void MultiTile(const float* q, const float* rows, size_t r0, size_t r1, size_t n_rows,
-                      size_t dims, bool prefetch, float* out) {
-  size_t r = r0;
-  for (; r + kMultiRows <= r1; r += kMultiRows) {
-    const float* row = rows + r * dims;
-    const float* pf = nullptr;
-    if (prefetch) pf = (r + 2 * kMultiRows <= n_rows) ? row + kMultiRows * dims : row;
-    MultiBlock<A, Op, QB, kMultiRows>(q, row, pf, dims, n_rows, out + r);
-  }
-  for (; r < r1; ++r) {
-    const float* row = rows + r * dims;
-    MultiBlock<A, Op, QB, 1>(q, row, prefetch ? row : nullptr, dims, n_rows, out + r);
+                      size_t dims, float* out) {
+  for (size_t r = r0; r < r1; ++r) MultiRow<A, Op, QB>(q, rows + r * dims, dims, n_rows, out + r);
+}
+
+template <class A, class Op, size_t QB>
+inline void MultiTileLeft(size_t left, const float* q, const float* rows, size_t r0, size_t r1,
+                          size_t n_rows, size_t dims, float* out) {
+  if constexpr (QB > 0) {
+    if (left == QB) {
+      MultiTile<A, Op, QB>(q, rows, r0, r1, n_rows, dims, out);
+    } else {
+      MultiTileLeft<A, Op, QB - 1>(left, q, rows, r0, r1, n_rows, dims, out);
+    }
   }
 }
 
@@ -309,24 +355,19 @@ inline void MultiImpl(const float* queries, size_t n_queries, const float* rows,
     for (size_t k = 0; k < n_queries * n_rows; ++k) out[k] = 0.f;
     return;
   }
+  // Tiles of rows that stay in L2 while every block of queries visits them: the first block
+  // reads the rows from memory, the others from L2.
   size_t tile_rows = kMultiTileBytes / (dims * sizeof(float));
-  tile_rows = tile_rows < kMultiRows ? kMultiRows : tile_rows - tile_rows % kMultiRows;
+  if (tile_rows == 0) tile_rows = 1;
   for (size_t r0 = 0; r0 < n_rows; r0 += tile_rows) {
     const size_t r1 = (n_rows - r0 > tile_rows) ? r0 + tile_rows : n_rows;
     size_t qi = 0;
-    // The first query block of a tile reads the rows from memory and prefetches; later blocks
-    // find them in cache.
     for (; qi + kMultiQueries <= n_queries; qi += kMultiQueries) {
-      MultiTile<A, Op, kMultiQueries>(queries + qi * dims, rows, r0, r1, n_rows, dims, qi == 0,
+      MultiTile<A, Op, kMultiQueries>(queries + qi * dims, rows, r0, r1, n_rows, dims,
                                       out + qi * n_rows);
     }
-    const size_t left = n_queries - qi;
-    const float* q = queries + qi * dims;
-    float* o = out + qi * n_rows;
-    const bool pf = qi == 0;
-    if (left == 3) MultiTile<A, Op, 3>(q, rows, r0, r1, n_rows, dims, pf, o);
-    if (left == 2) MultiTile<A, Op, 2>(q, rows, r0, r1, n_rows, dims, pf, o);
-    if (left == 1) MultiTile<A, Op, 1>(q, rows, r0, r1, n_rows, dims, pf, o);
+    MultiTileLeft<A, Op, kMultiQueries - 1>(n_queries - qi, queries + qi * dims, rows, r0, r1,
+                                            n_rows, dims, out + qi * n_rows);
   }
 }
 

@@ -19,7 +19,8 @@ namespace vecgraph::kernels {
 
 VG_HD float CosineSimilarityFromParts(float dot, float q_norm, float r_norm_sq) {
   // q_norm is |q| (already a square root); r_norm_sq is |r|².
-  if (!(q_norm > 0.0f) || !(r_norm_sq > 0.0f)) return 0.0f;
+  // Zero vectors: similarity 0. NaN inputs propagate (callers detect non-finite results).
+  if (q_norm == 0.0f || r_norm_sq == 0.0f) return 0.0f;
 #if defined(__CUDA_ARCH__)
   float denom = q_norm * sqrtf(r_norm_sq);
 #else
