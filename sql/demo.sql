@@ -1,0 +1,60 @@
+-- vecgraph demo: run with `make demo` (or: sqlite3 :memory: -cmd ".load build/release/vecgraph" ".read sql/demo.sql")
+.headers on
+.mode box
+
+.print '== 1. What was loaded'
+SELECT vecgraph_version() AS version,
+       json_extract(vecgraph_info(), '$.simd') AS simd,
+       json_extract(vecgraph_info(), '$.threads') AS threads,
+       json_extract(vecgraph_info(), '$.cuda_compiled') AS cuda_compiled,
+       coalesce(json_extract(vecgraph_info(), '$.gpu.name'), 'none') AS gpu;
+
+.print ''
+.print '== 2. Vectors are float32 BLOBs (as in sqlite-vec) or JSON arrays'
+SELECT vec_json(vec_f32('[0.5, -1, 2]')) AS round_trip,
+       vec_dims('[0.5, -1, 2]') AS dims,
+       round(vec_norm('[3, 4]'), 3) AS norm,
+       round(vec_similarity('[1, 0]', '[1, 1]'), 4) AS cosine,
+       vec_distance('[0, 0]', '[3, 4]') AS l2;
+
+.print ''
+.print '== 3. A tiny document store with 4-d "embeddings"'
+CREATE TABLE docs(id INTEGER PRIMARY KEY, title TEXT, topic TEXT, emb BLOB);
+INSERT INTO docs(id, title, topic, emb) VALUES
+  (1, 'Brewing espresso at home',      'coffee',  vec_f32('[0.90, 0.10, 0.00, 0.05]')),
+  (2, 'Grinding beans for pour-over',  'coffee',  vec_f32('[0.80, 0.25, 0.05, 0.00]')),
+  (3, 'Green tea temperatures',        'tea',     vec_f32('[0.55, 0.70, 0.00, 0.10]')),
+  (4, 'Training for a first 10k',      'running', vec_f32('[0.05, 0.00, 0.95, 0.20]')),
+  (5, 'Marathon fuelling: caffeine?',  'running', vec_f32('[0.40, 0.05, 0.80, 0.10]')),
+  (6, 'Cold brew in summer',           'coffee',  vec_f32('[0.85, 0.05, 0.10, 0.30]'));
+
+.print 'top 3 by cosine distance to a "coffee" query:'
+SELECT d.id, d.title, round(json_extract(h.value, '$[1]'), 4) AS distance
+FROM json_each((SELECT vec_topk(id, emb, '[1, 0.1, 0, 0.1]', 3) FROM docs)) AS h
+JOIN docs AS d ON d.id = json_extract(h.value, '$[0]');
+
+.print 'filter first, then rank (never short): only topic = running'
+SELECT vec_topk(id, emb, '[1, 0.1, 0, 0.1]', 3, 'l2') AS running_top3 FROM docs WHERE topic = 'running';
+
+.print ''
+.print '== 4. The hybrid executor: every batch is dispatched, measured and explained'
+CREATE TABLE big(id INTEGER PRIMARY KEY, emb BLOB);
+WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 50000)
+INSERT INTO big SELECT i, vec_f32(json_array(sin(i), cos(i), sin(i * 0.5), cos(i * 0.25), (i % 100) / 100.0, 1)) FROM s;
+SELECT vecgraph_stats_reset() AS reset;
+SELECT vec_topk(id, emb, '[0.1, 0.2, 0.3, 0.4, 0.5, 1]', 3, 'l2') AS cpu_answer FROM big;
+
+.print 'a simulated GPU (no hardware needed) that fails every 2nd call with out-of-memory:'
+SELECT vecgraph_config('device', 'simulated') AS device,
+       vecgraph_config('simulated_device', '{"launch_us": 15, "gbps": 400}') AS model,
+       vecgraph_config('gpu_min_batch', 4096) AS gpu_min_batch,
+       vecgraph_config('fault_injection', '{"op": "similarity", "error": "oom", "every": 2}') AS faults;
+SELECT vec_topk(id, emb, '[0.1, 0.2, 0.3, 0.4, 0.5, 1]', 3, 'l2') AS same_answer FROM big;
+SELECT vec_topk(id, emb, '[0.1, 0.2, 0.3, 0.4, 0.5, 1]', 3, 'l2') AS same_answer FROM big;
+SELECT op, backend, batches, items, failures, fallbacks, round(mean_us, 1) AS mean_us, state, last_error
+FROM vecgraph_stats;
+
+.print 'why would a batch of 200k rows x 768 dims go where it goes?'
+SELECT json_extract(vecgraph_explain('similarity', 200000, 768), '$.backend') AS backend,
+       json_extract(vecgraph_explain('similarity', 200000, 768), '$.reasons') AS reasons;
+SELECT vecgraph_config('fault_injection', '') AS faults_cleared, vecgraph_config('device', 'none') AS device;

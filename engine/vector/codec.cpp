@@ -164,6 +164,11 @@ void AppendJsonNumber(std::string* out, double v) {
     return;
   }
   char buf[32];
+  if (std::fabs(v) < 9007199254740992.0 && std::floor(v) == v) {
+    auto r = std::to_chars(buf, buf + sizeof(buf), static_cast<long long>(v));  // integral: no exponent
+    out->append(buf, r.ptr);
+    return;
+  }
   auto r = std::to_chars(buf, buf + sizeof(buf), v);
   out->append(buf, r.ptr);
 }
