@@ -21,6 +21,8 @@ int RegisterAll(sqlite3* db, char** pz_err) {
     int rc = vecgraph::sql::RegisterVectorFunctions(db);
     if (rc == SQLITE_OK) rc = vecgraph::sql::RegisterTopkAggregate(db);
     if (rc == SQLITE_OK) rc = vecgraph::sql::RegisterExecutorFunctions(db);
+    if (rc == SQLITE_OK) rc = vecgraph::sql::RegisterSpreadActivation(db);
+    if (rc == SQLITE_OK) rc = vecgraph::sql::RegisterHnsw(db);
     if (rc != SQLITE_OK && pz_err) *pz_err = sqlite3_mprintf("vecgraph: registration failed: %s", sqlite3_errmsg(db));
     return rc;
   } catch (const std::bad_alloc&) {

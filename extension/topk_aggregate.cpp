@@ -11,9 +11,11 @@
 //
 // How it works: xStep copies each row's vector into a batch buffer (kBatchBytes of floats); a full
 // batch goes to the hybrid executor (op 'similarity'), which computes its distances on the CPU
-// kernels or a device; the batch's distances then update a running top-k heap. xFinal flushes the
-// last batch and renders JSON. Vector elements are validated after the distance computation: a
-// NaN/inf element makes its distance non-finite, and only then is the row scanned for the error.
+// kernels or a device, and the distances update a running top-k heap. With more than one thread
+// the batch computes in the background while SQLite gathers the next one (double buffering), so
+// the math hides behind row reading. xFinal flushes the last batch and renders JSON. Elements are
+// validated lazily: a NaN/inf element makes its distance non-finite, and only then is the row
+// scanned for the error.
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -35,7 +37,17 @@ constexpr const char* kFn = "vec_topk";
 constexpr size_t kBatchBytes = 512 * 1024;
 constexpr size_t kMinBatchRows = 64;
 
+// One batch of gathered rows and, once computed, their distances.
+struct Batch {
+  std::vector<float> rows;
+  std::vector<int64_t> ids;
+  std::vector<float> dists;
+  size_t n = 0;
+};
+
 struct TopkState {
+  ~TopkState() { job.reset(); }  // joins a batch still computing (its buffers live here)
+
   bool started = false;
   bool failed = false;
   Metric metric = Metric::kCosine;
@@ -49,11 +61,14 @@ struct TopkState {
   const void* query_ptr = nullptr;
 
   size_t batch_rows = 0;
-  std::vector<float> rows;
-  std::vector<int64_t> ids;
-  std::vector<float> dists;
-  size_t n = 0;  // rows in the current batch
+  // Double buffering: SQLite fills batches[current] while batches[1 - current] may be computing
+  // on the executor's threads (job), when there is more than one thread.
+  Batch batches[2];
+  int current = 0;
+  std::unique_ptr<exec::CpuBackend::Job> job;
   kernels::TopK topk;
+
+  Batch& filling() { return batches[current]; }
 };
 
 // The aggregate context holds a pointer to the C++ state.
@@ -74,36 +89,60 @@ bool SameQuery(TopkState* s, sqlite3_value* v) {
   return n == 0 || std::memcmp(p, s->query_bytes.data(), n) == 0;
 }
 
-// Computes the pending batch and folds it into the heap. Reports errors through ctx.
-bool Flush(sqlite3_context* ctx, TopkState* s) {
-  if (s->n == 0) return true;
+void Compute(const TopkState* s, Batch* b) {
   exec::DistanceTask task;
   task.metric = s->metric;
   task.queries = s->query.data();
   task.query_norms = &s->query_norm;
   task.n_queries = 1;
-  task.rows = s->rows.data();
-  task.n_rows = s->n;
+  task.rows = b->rows.data();
+  task.n_rows = b->n;
   task.dims = s->dims;
-  task.out = s->dists.data();
+  task.out = b->dists.data();
   exec::Executor::Global().Distances(task);
-  for (size_t r = 0; r < s->n; ++r) {
-    float d = s->dists[r];
+}
+
+// Folds a computed batch into the heap. Vector elements are validated here, lazily: a NaN/inf
+// element makes its distance non-finite, and only then is the row scanned.
+bool Fold(sqlite3_context* ctx, TopkState* s, Batch* b) {
+  for (size_t r = 0; r < b->n; ++r) {
+    float d = b->dists[r];
     if (!std::isfinite(d)) {
-      // Non-finite distance: either a NaN/inf element (an error) or float overflow on huge but
-      // finite input (the distance then ranks last).
-      Status st = CheckFinite({s->rows.data() + r * s->dims, s->dims});
+      Status st = CheckFinite({b->rows.data() + r * s->dims, s->dims});
       if (!st.ok()) {
         ResultError(ctx, StrFormat("vec_topk: argument 2 (vector) of row id %lld: %s",
-                                   static_cast<long long>(s->ids[r]), st.message().c_str()));
+                                   static_cast<long long>(b->ids[r]), st.message().c_str()));
         s->failed = true;
         return false;
       }
-      s->dists[r] = std::isnan(d) ? INFINITY : d;
+      b->dists[r] = std::isnan(d) ? INFINITY : d;  // float overflow on huge finite input ranks last
     }
   }
-  s->topk.PushBatch(s->dists.data(), s->ids.data(), s->n);
-  s->n = 0;
+  s->topk.PushBatch(b->dists.data(), b->ids.data(), b->n);
+  b->n = 0;
+  return true;
+}
+
+// Waits for the batch computing in the background (if any) and folds it.
+bool Drain(sqlite3_context* ctx, TopkState* s) {
+  if (!s->job) return true;
+  s->job->Join();
+  s->job.reset();
+  return Fold(ctx, s, &s->batches[1 - s->current]);
+}
+
+// Hands the filled batch to the executor: in the background when the CPU backend has threads to
+// spare (SQLite keeps gathering the next batch meanwhile), else right here.
+bool Flush(sqlite3_context* ctx, TopkState* s) {
+  if (!Drain(ctx, s)) return false;
+  Batch* b = &s->filling();
+  if (b->n == 0) return true;
+  s->job = exec::Executor::Global().cpu().Spawn([s, b] { Compute(s, b); });
+  if (!s->job) {
+    Compute(s, b);
+    return Fold(ctx, s, b);
+  }
+  s->current = 1 - s->current;
   return true;
 }
 
@@ -148,9 +187,11 @@ bool Start(sqlite3_context* ctx, TopkState* s, int argc, sqlite3_value** argv) {
   s->query_bytes.assign(static_cast<const char*>(p), static_cast<size_t>(sqlite3_value_bytes(argv[2])));
   s->query_ptr = p;
   s->batch_rows = std::max(kMinBatchRows, kBatchBytes / (s->dims * sizeof(float)));
-  s->rows.resize(s->batch_rows * s->dims);
-  s->ids.resize(s->batch_rows);
-  s->dists.resize(s->batch_rows);
+  for (Batch& b : s->batches) {
+    b.rows.resize(s->batch_rows * s->dims);
+    b.ids.resize(s->batch_rows);
+    b.dists.resize(s->batch_rows);
+  }
   s->topk = kernels::TopK(s->k);
   s->started = true;
   return true;
@@ -185,7 +226,8 @@ void TopkStep(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   }
   int64_t id = sqlite3_value_int64(argv[0]);
   // vector: BLOBs are copied straight into the batch and validated lazily (see Flush).
-  float* dst = s->rows.data() + s->n * s->dims;
+  Batch& batch = s->filling();
+  float* dst = batch.rows.data() + batch.n * s->dims;
   if (t == SQLITE_BLOB) {
     size_t bytes = static_cast<size_t>(sqlite3_value_bytes(v));
     if (bytes != s->dims * sizeof(float)) {
@@ -218,8 +260,8 @@ void TopkStep(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     }
     std::memcpy(dst, tmp.data(), s->dims * sizeof(float));
   }
-  s->ids[s->n++] = id;
-  if (s->n == s->batch_rows && !Flush(ctx, s)) return;
+  batch.ids[batch.n++] = id;
+  if (batch.n == s->batch_rows && !Flush(ctx, s)) return;
   VG_SQL_CATCH(ctx)
 }
 
@@ -232,7 +274,7 @@ void TopkFinal(sqlite3_context* ctx) {
     return;
   }
   if (s->failed) return;  // the error was already reported by xStep
-  if (!Flush(ctx, s)) return;
+  if (!Flush(ctx, s) || !Drain(ctx, s)) return;
   std::string out = "[";
   bool first = true;
   char buf[32];

@@ -92,17 +92,34 @@ TEST(CostModel, RingBufferForgetsOldSamples) {
     m.Add(n, 10.0 + 1.0 * n);  // old line: 10 + n
   }
   EXPECT_NEAR(m.b(), 1.0, 1e-12);
-  // Drift: the device got 4× faster and its fixed cost grew.
+  // A mild drift (within the drift factor): 25 % faster, fixed cost grew. The ring forgets.
   for (size_t i = 0; i < cap - 1; ++i) {
     double n = 100.0 * (i + 1);
-    m.Add(n, 30.0 + 0.25 * n);
+    m.Add(n, 30.0 + 0.75 * n);
   }
+  EXPECT_EQ(m.drift_resets(), 0u);
   // One old sample is still in the buffer: not yet the new line.
-  EXPECT_GT(std::fabs(m.b() - 0.25) + std::fabs(m.a() - 30.0), 1e-6);
-  m.Add(100.0 * cap, 30.0 + 0.25 * 100.0 * cap);
+  EXPECT_GT(std::fabs(m.b() - 0.75) + std::fabs(m.a() - 30.0), 1e-6);
+  m.Add(100.0 * cap, 30.0 + 0.75 * 100.0 * cap);
   EXPECT_EQ(m.samples(), cap);
   EXPECT_NEAR(m.a(), 30.0, 1e-9);
-  EXPECT_NEAR(m.b(), 0.25, 1e-12);
+  EXPECT_NEAR(m.b(), 0.75, 1e-12);
+}
+
+TEST(CostModel, LargeDriftForgetsTheOldRegimeAtOnce) {
+  CostModel m(64);
+  for (int i = 1; i <= 20; ++i) m.Add(1000.0 * i, 10.0 + 0.1 * 1000.0 * i);
+  EXPECT_NEAR(m.Predict(10000), 1010.0, 1e-6);
+  // The backend became 10x slower: one measurement is enough to drop the old fit.
+  m.Add(10000, 10100);
+  EXPECT_EQ(m.drift_resets(), 1u);
+  EXPECT_EQ(m.samples(), 1u);
+  EXPECT_NEAR(m.Predict(10000), 10100, 1e-6);
+  // Small measurements below the slack never count as drift.
+  CostModel s(64);
+  for (int i = 0; i < 10; ++i) s.Add(100, 5);
+  s.Add(100, 40);
+  EXPECT_EQ(s.drift_resets(), 0u);
 }
 
 TEST(CostModel, OneSampleIsProportional) {

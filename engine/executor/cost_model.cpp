@@ -20,6 +20,16 @@ CostModel::CostModel(size_t capacity)
 void CostModel::Add(double n, double us) {
   // A non-finite measurement would poison every later prediction: drop it.
   if (!std::isfinite(n) || !std::isfinite(us)) return;
+  // Drift: a measurement far off a well-supported prediction means the backend changed (another
+  // load on the machine, a device throttling or freed): forget the old regime at once instead of
+  // waiting for `capacity` new samples, so the policy re-converges within a few batches.
+  if (count_ >= kMinSamplesForDrift) {
+    const double p = Predict(n);
+    if (us > kDriftFactor * p + kDriftSlackUs || us * kDriftFactor + kDriftSlackUs < p) {
+      Reset();
+      ++drift_resets_;
+    }
+  }
   n_[next_] = n;
   t_[next_] = us;
   next_ = (next_ + 1) % capacity_;

@@ -7,10 +7,14 @@
 //     a = mean(t), b = 0 (only a fixed cost can be seen);
 //   - a fitted slope b < 0: b = 0, a = mean(t);
 //   - a fitted intercept a < 0: refit through the origin, b = Σ n·t / Σ n².
+// Drift: once kMinSamplesForDrift samples support the fit, a sample more than kDriftFactor away
+// from the prediction (beyond kDriftSlackUs) clears the window first, so the model follows a
+// changed backend within a batch or two (the exploration pace bounds how soon it is seen).
 // Not thread-safe: the executor guards each model with its own lock.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace vecgraph::exec {
@@ -28,6 +32,11 @@ class CostModel {
   double Predict(double n) const;
   double a() const { return a_; }  // intercept, µs
   double b() const { return b_; }  // slope, µs per work unit
+  uint64_t drift_resets() const { return drift_resets_; }
+
+  static constexpr size_t kMinSamplesForDrift = 4;
+  static constexpr double kDriftFactor = 2.0;
+  static constexpr double kDriftSlackUs = 50.0;
 
  private:
   void Refit();
@@ -36,6 +45,7 @@ class CostModel {
   std::vector<double> n_, t_;
   size_t next_ = 0, count_ = 0;
   double a_ = 0, b_ = 0;
+  uint64_t drift_resets_ = 0;
 };
 
 }  // namespace vecgraph::exec

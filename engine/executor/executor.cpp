@@ -430,8 +430,8 @@ void Executor::Run(Op op, double work, size_t items, const RangeFn& fn, RunRepor
 
   auto run_cpu = [&](size_t begin, size_t end, double part_work) {
     int64_t t0 = NowUs();
-    (void)fn(*cpu_, begin, end);
-    double us = static_cast<double>(NowUs() - t0);
+    DeviceFailure r = fn(*cpu_, begin, end);  // the CPU never fails; it may report modelled time
+    double us = r.modeled_us >= 0 ? r.modeled_us : static_cast<double>(NowUs() - t0);
     std::lock_guard<std::mutex> lock(mu_);
     impl_->Model(op, BackendKind::kCpu).Add(part_work, us);
     RecordLocked(op, BackendKind::kCpu, end - begin, us, false, false, "");
@@ -471,6 +471,8 @@ void Executor::Run(Op op, double work, size_t items, const RangeFn& fn, RunRepor
   };
 
   rep.target = d.target;
+  rep.exploring = d.exploring;
+  rep.cpu_fraction = d.target == Target::kCpu ? 1.0 : d.target == Target::kDevice ? 0.0 : d.cpu_fraction;
   if (dev != nullptr) rep.backend = dev->kind();
   switch (d.target) {
     case Target::kCpu:

@@ -74,8 +74,10 @@ struct StatRow {
 // What happened to one batch (tests and explain use it).
 struct RunReport {
   Target target = Target::kCpu;
+  double cpu_fraction = 1.0;                // share of the items run on the CPU (kSplit)
   BackendKind backend = BackendKind::kCpu;  // the device kind when target != kCpu
   bool fell_back = false;
+  bool exploring = false;                   // the policy re-sampled the backend it would not pick
   DeviceError error = DeviceError::kNone;
 };
 

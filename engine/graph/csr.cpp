@@ -1,0 +1,1 @@
+// Placeholder until the spreading-activation engine lands.

@@ -1,0 +1,1 @@
+// Placeholder until the HNSW engine lands.
