@@ -167,8 +167,7 @@ void BmStreamSum(benchmark::State& state, Shape s) {
   SetCounters(state, s, 0);
 }
 
-// Registered at static-initialisation time, so this file links with benchmark::benchmark_main
-// alone or together with the other bench/ files.
+// Registered at static-initialisation time (the ISA list is only known at run time).
 bool RegisterAll() {
   for (const Shape& s : kShapes) {
     const std::string shape = ShapeName(s);
@@ -189,3 +188,5 @@ const bool kRegistered = RegisterAll();
 
 }  // namespace
 }  // namespace vecgraph::kernels
+
+BENCHMARK_MAIN();

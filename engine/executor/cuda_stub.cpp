@@ -6,8 +6,10 @@ namespace vecgraph::cuda {
 bool Compiled() { return false; }
 
 bool Probe(GpuInfo*, exec::DeviceFailure* failure) {
-  failure->error = exec::DeviceError::kNoDevice;
-  failure->message = "this build of vecgraph has no CUDA support";
+  if (failure != nullptr) {
+    failure->error = exec::DeviceError::kNoDevice;
+    failure->message = "this build of vecgraph has no CUDA support";
+  }
   return false;
 }
 

@@ -64,7 +64,7 @@ using exec::DeviceFailure;
 struct Tuning {
   static constexpr size_t kStagingBytes = size_t{16} << 20;         // per pinned slot
   static constexpr size_t kMaxKnnScratchBytes = size_t{256} << 20;  // KnnResident distance scratch
-  static constexpr size_t kMaxQueryChunk = 4096;                    // queries per KnnResident pass
+  static constexpr size_t kMaxQueryChunk = 1024;                    // queries per KnnResident pass
   static constexpr size_t kTiledMinQueries = 16;                    // use the tiled kernel from here
   static constexpr size_t kMinSliceItems = 16384;                   // rows per selection block, at least
   static constexpr int kBlocksPerSm = 4;                            // selection blocks wanted per SM
@@ -554,7 +554,7 @@ DeviceFailure Reserve(State& s, DeviceBuffer& b, size_t bytes, const char* what)
 // Grows a pinned staging buffer geometrically. Only call with nothing in flight.
 DeviceFailure ReservePinned(State& s, PinnedBuffer& b, size_t bytes) {
   if (b.bytes >= bytes) return {};
-  const size_t want = std::max(std::max<size_t>(bytes, 1), b.bytes * 2);
+  const size_t want = std::max<size_t>({bytes, 1, std::min(b.bytes * 2, Tuning::kStagingBytes)});
   if (b.ptr != nullptr) {
     cudaError_t e = cudaFreeHost(b.ptr);
     b = PinnedBuffer{};
