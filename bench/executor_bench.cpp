@@ -82,6 +82,7 @@ void BM_Decide(benchmark::State& state) {
   in.device_call_allowed = true;
   in.cpu = &cpu;
   in.device = &dev;
+  in.explain = false;  // as the executor calls it; vecgraph_explain builds the reasons
   double w = 1000;
   for (auto _ : state) {
     in.work = w;

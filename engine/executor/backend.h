@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "engine/executor/types.h"
@@ -29,6 +30,52 @@ struct DistanceTask {
   double WorkUnits() const { return static_cast<double>(n_rows) * static_cast<double>(dims) * sizeof(float); }
 };
 
+// op 'spread': one hop of spreading activation (engine/graph/spread.h) for n_queries seed sets at
+// once. Values are node-major, x[v * n_queries + q]; nodes are dense indices 0..n_nodes-1.
+//   kPull, items = destination nodes v: out[v*Q + q] = Σ over the in-edges (u, v, w) of v, in CSC
+//          order, of pulse[u*Q + q] · double(w); pulse is 0 for nodes that do not fire.
+//   kPush, items = frontier entries i: for the j-th out-edge (frontier[i], v, w) in CSR order,
+//          contrib[(slot_offsets[i] + j)*Q + q] = frontier_pulse[i*Q + q] · double(w); the caller
+//          adds the contributions into their destinations in slot order.
+// Every term is one double product and the sums run in a fixed order, so a backend that follows
+// these formulas (no fused multiply-add, no reordering) gives bit-identical results to the CPU.
+// Work units: edges touched × n_queries. n_queries is at most kMaxHopQueries.
+inline constexpr size_t kMaxHopQueries = 32;
+struct HopTask {
+  enum class Direction : uint8_t { kPull = 0, kPush };
+  Direction direction = Direction::kPull;
+  uint64_t graph_id = 0;       // who owns the CSR/CSC (device caches key on it)
+  uint64_t graph_version = 0;  // bumped whenever the arrays change (graphs are immutable: 0)
+  size_t n_nodes = 0;
+  size_t n_edges = 0;
+  size_t n_queries = 1;
+  // CSC (in-edges), for kPull.
+  const uint64_t* in_offsets = nullptr;  // n_nodes + 1
+  const uint32_t* in_src = nullptr;      // n_edges
+  const float* in_w = nullptr;           // n_edges
+  // CSR (out-edges), for kPush.
+  const uint64_t* out_offsets = nullptr;  // n_nodes + 1
+  const uint32_t* out_dst = nullptr;      // n_edges
+  const float* out_w = nullptr;           // n_edges
+  // kPull
+  const double* pulse = nullptr;  // n_nodes * n_queries
+  double* out = nullptr;          // n_nodes * n_queries
+  // kPush
+  const uint32_t* frontier = nullptr;      // n_frontier node indices, ascending
+  size_t n_frontier = 0;
+  const double* frontier_pulse = nullptr;  // n_frontier * n_queries
+  const uint64_t* slot_offsets = nullptr;  // n_frontier + 1; slot_offsets[0] == 0
+  double* contrib = nullptr;               // slot_offsets[n_frontier] * n_queries
+
+  size_t Items() const { return direction == Direction::kPull ? n_nodes : n_frontier; }
+  // Edges read by items [begin, end).
+  uint64_t EdgesIn(size_t begin, size_t end) const {
+    if (end <= begin) return 0;
+    return direction == Direction::kPull ? in_offsets[end] - in_offsets[begin] : slot_offsets[end] - slot_offsets[begin];
+  }
+  double WorkUnits() const { return static_cast<double>(EdgesIn(0, Items())) * static_cast<double>(n_queries); }
+};
+
 // The outcome of a backend call: kNone, or the class of device failure with a message.
 struct DeviceFailure {
   DeviceError error = DeviceError::kNone;
@@ -45,6 +92,8 @@ class Backend {
   virtual BackendKind kind() const = 0;
   // Rows [begin, end) of t. The CPU backend never fails.
   virtual DeviceFailure Distances(const DistanceTask& t, size_t begin, size_t end) = 0;
+  // Items [begin, end) of one activation hop (HopTask). The CPU backend never fails.
+  virtual DeviceFailure SpreadHop(const HopTask& t, size_t begin, size_t end) = 0;
   // Drop device-resident caches (after an out-of-memory failure). No-op by default.
   virtual void Evict() {}
 };

@@ -5,6 +5,7 @@
 #include <oneapi/tbb/task_group.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "engine/vector/distance.h"
@@ -99,6 +100,104 @@ DeviceFailure CpuBackend::Distances(const DistanceTask& t, size_t begin, size_t 
   a->arena.execute([&] {
     tbb::parallel_for(tbb::blocked_range<size_t>(begin, end, grain),
                       [&](const tbb::blocked_range<size_t>& r) { ComputeDistancesSerial(t, r.begin(), r.end()); });
+  });
+  return {};
+}
+
+namespace {
+
+// The hop kernels must not fuse multiply and add (HopTask promises one rounded product and one
+// rounded add per term, so push, pull and every backend agree bit for bit). x86-64 without -mfma
+// cannot fuse anyway; this keeps it true where FMA is baseline (aarch64).
+#if defined(__clang__)
+#define VG_NO_CONTRACT_BODY _Pragma("clang fp contract(off)")
+#define VG_NO_CONTRACT_FN
+#elif defined(__GNUC__)
+#define VG_NO_CONTRACT_BODY
+#define VG_NO_CONTRACT_FN __attribute__((optimize("fp-contract=off")))
+#else
+#define VG_NO_CONTRACT_BODY
+#define VG_NO_CONTRACT_FN
+#endif
+
+// out[v*Q + q] for v in [begin, end): in-edges in CSC order, one product and one add per term.
+template <size_t kQ>
+VG_NO_CONTRACT_FN void PullRange(const HopTask& t, size_t begin, size_t end) {
+  VG_NO_CONTRACT_BODY
+  const size_t nq = kQ != 0 ? kQ : t.n_queries;
+  for (size_t v = begin; v < end; ++v) {
+    double acc[kQ != 0 ? kQ : kMaxHopQueries];
+    for (size_t q = 0; q < nq; ++q) acc[q] = 0.0;
+    for (uint64_t e = t.in_offsets[v], e_end = t.in_offsets[v + 1]; e < e_end; ++e) {
+      const double* p = t.pulse + static_cast<size_t>(t.in_src[e]) * nq;
+      const double w = static_cast<double>(t.in_w[e]);
+      for (size_t q = 0; q < nq; ++q) acc[q] += p[q] * w;
+    }
+    double* o = t.out + v * nq;
+    for (size_t q = 0; q < nq; ++q) o[q] = acc[q];
+  }
+}
+
+// One query: the common case, kept free of the inner query loop.
+VG_NO_CONTRACT_FN void PullRange1(const HopTask& t, size_t begin, size_t end) {
+  VG_NO_CONTRACT_BODY
+  const uint64_t* off = t.in_offsets;
+  const uint32_t* src = t.in_src;
+  const float* w = t.in_w;
+  const double* pulse = t.pulse;
+  for (size_t v = begin; v < end; ++v) {
+    double acc = 0.0;
+    for (uint64_t e = off[v], e_end = off[v + 1]; e < e_end; ++e) acc += pulse[src[e]] * static_cast<double>(w[e]);
+    t.out[v] = acc;
+  }
+}
+
+VG_NO_CONTRACT_FN void PushRange(const HopTask& t, size_t begin, size_t end) {
+  VG_NO_CONTRACT_BODY
+  const size_t nq = t.n_queries;
+  for (size_t i = begin; i < end; ++i) {
+    const uint32_t u = t.frontier[i];
+    const uint64_t first = t.out_offsets[u];
+    const uint64_t deg = t.out_offsets[u + 1] - first;
+    double* c = t.contrib + t.slot_offsets[i] * nq;
+    const double* p = t.frontier_pulse + i * nq;
+    for (uint64_t j = 0; j < deg; ++j) {
+      const double w = static_cast<double>(t.out_w[first + j]);
+      for (size_t q = 0; q < nq; ++q) c[j * nq + q] = p[q] * w;
+    }
+  }
+}
+
+}  // namespace
+
+void ComputeSpreadHopSerial(const HopTask& t, size_t begin, size_t end) {
+  if (end <= begin) return;
+  if (t.direction == HopTask::Direction::kPush) return PushRange(t, begin, end);
+  switch (t.n_queries) {
+    case 1: return PullRange1(t, begin, end);
+    case 2: return PullRange<2>(t, begin, end);
+    case 4: return PullRange<4>(t, begin, end);
+    case 8: return PullRange<8>(t, begin, end);
+    default: return PullRange<0>(t, begin, end);
+  }
+}
+
+DeviceFailure CpuBackend::SpreadHop(const HopTask& t, size_t begin, size_t end) {
+  if (end <= begin) return {};
+  auto a = arena();
+  const size_t items = end - begin;
+  const double work = static_cast<double>(t.EdgesIn(begin, end) + items) * static_cast<double>(t.n_queries);
+  if (a->threads == 1 || work < 2.0 * kMinParallelEdges) {
+    ComputeSpreadHopSerial(t, begin, end);
+    return {};
+  }
+  // Items per chunk so a chunk holds about kMinParallelEdges edge-queries on average; the
+  // auto partitioner splits further where degrees are skewed.
+  size_t grain = static_cast<size_t>(static_cast<double>(items) * kMinParallelEdges / work);
+  grain = std::min(std::max<size_t>(grain, 16), items);
+  a->arena.execute([&] {
+    tbb::parallel_for(tbb::blocked_range<size_t>(begin, end, grain),
+                      [&](const tbb::blocked_range<size_t>& r) { ComputeSpreadHopSerial(t, r.begin(), r.end()); });
   });
   return {};
 }

@@ -21,6 +21,10 @@ class CpuBackend final : public Backend {
 
   BackendKind kind() const override { return BackendKind::kCpu; }
   DeviceFailure Distances(const DistanceTask& t, size_t begin, size_t end) override;
+  // Items of one activation hop, split across the arena in chunks of about kMinParallelEdges
+  // edge-queries; each item writes its own outputs, so results do not depend on the split.
+  DeviceFailure SpreadHop(const HopTask& t, size_t begin, size_t end) override;
+  static constexpr size_t kMinParallelEdges = 1 << 15;
 
   // Runs fn() inside the private arena (so nested TBB algorithms use its threads).
   void Execute(const std::function<void()>& fn);
@@ -54,5 +58,9 @@ class CpuBackend final : public Backend {
 
 // Serial kernel call for rows [begin, end) of t (what every CPU path ends up calling).
 void ComputeDistancesSerial(const DistanceTask& t, size_t begin, size_t end);
+
+// Serial reference of one activation hop for items [begin, end) of t (backend.h HopTask): every
+// CPU path and the simulated device end up here.
+void ComputeSpreadHopSerial(const HopTask& t, size_t begin, size_t end);
 
 }  // namespace vecgraph::exec

@@ -61,4 +61,13 @@ struct CacheStats {
 };
 CacheStats GetCacheStats();
 
+// One activation hop (backend.h HopTask), items [begin, end), on device 0 (kernels/cuda/spread.cu).
+// The graph's CSC (pull) or CSR (push) stays on the device, cached under (graph_id, graph_version);
+// the pulses go up and the sums come back each call. Same formulas and order as the CPU (no
+// fused multiply-add), so results are bit-identical. Errors are classified as for Distances.
+exec::DeviceFailure SpreadHop(const exec::HopTask& t, size_t begin, size_t end);
+
+// Frees the device-resident graphs and scratch of SpreadHop (after an out-of-memory failure).
+void ReleaseSpreadBuffers();
+
 }  // namespace vecgraph::cuda

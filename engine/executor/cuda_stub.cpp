@@ -26,4 +26,10 @@ void ReleaseBuffers() {}
 void SetMemoryBudget(size_t) {}
 CacheStats GetCacheStats() { return {}; }
 
+exec::DeviceFailure SpreadHop(const exec::HopTask&, size_t, size_t) {
+  return {exec::DeviceError::kNoDevice, "this build of vecgraph has no CUDA support"};
+}
+
+void ReleaseSpreadBuffers() {}
+
 }  // namespace vecgraph::cuda

@@ -34,4 +34,17 @@ DeviceFailure SimulatedBackend::Distances(const DistanceTask& t, size_t begin, s
   return ok;
 }
 
+DeviceFailure SimulatedBackend::SpreadHop(const HopTask& t, size_t begin, size_t end) {
+  int64_t start = NowUs();
+  ComputeSpreadHopSerial(t, begin, end);
+  const double q = static_cast<double>(t.n_queries);
+  const double items = end > begin ? static_cast<double>(end - begin) : 0.0;
+  double bytes = static_cast<double>(t.EdgesIn(begin, end)) * (8.0 + 8.0 * q) + items * 8.0 * q;
+  double modeled = model_.PredictUs(bytes);
+  WaitUntilUs(start + static_cast<int64_t>(modeled));
+  DeviceFailure ok;
+  ok.modeled_us = modeled;
+  return ok;
+}
+
 }  // namespace vecgraph::exec

@@ -24,6 +24,9 @@ class SimulatedBackend final : public Backend {
   explicit SimulatedBackend(SimulatedDeviceModel model) : model_(model) {}
   BackendKind kind() const override { return BackendKind::kSimulated; }
   DeviceFailure Distances(const DistanceTask& t, size_t begin, size_t end) override;
+  // Bytes modelled per hop: per edge its index and weight (8) plus a pulse per query (8 × Q),
+  // per item its outputs (8 × Q).
+  DeviceFailure SpreadHop(const HopTask& t, size_t begin, size_t end) override;
   void set_model(SimulatedDeviceModel m) { model_ = m; }
   SimulatedDeviceModel model() const { return model_; }
 
@@ -37,7 +40,13 @@ class CudaBackend final : public Backend {
   DeviceFailure Distances(const DistanceTask& t, size_t begin, size_t end) override {
     return cuda::Distances(t, begin, end);
   }
-  void Evict() override { cuda::ReleaseBuffers(); }
+  DeviceFailure SpreadHop(const HopTask& t, size_t begin, size_t end) override {
+    return cuda::SpreadHop(t, begin, end);
+  }
+  void Evict() override {
+    cuda::ReleaseBuffers();
+    cuda::ReleaseSpreadBuffers();
+  }
 };
 
 // Waits until `deadline_us` on the monotonic clock: sleeps, then spins the last stretch so short

@@ -415,6 +415,7 @@ void Executor::Run(Op op, double work, size_t items, const RangeFn& fn, RunRepor
     std::lock_guard<std::mutex> lock(mu_);
     bool probe = false;
     PolicyInput in = MakeInputLocked(op, work, &probe);
+    in.explain = false;
     d = Decide(in, impl_->config.policy);
     if (d.eligible) ++impl_->eligible[static_cast<int>(op)];
     if (d.target != Target::kCpu) {

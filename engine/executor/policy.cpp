@@ -47,17 +47,21 @@ double SplitFraction(double b_cpu, double b_dev) {
   return std::clamp(f, kMinCpuFraction, kMaxCpuFraction);
 }
 
-Decision& ToCpu(Decision& d, std::string reason) {
+// Reasons are built only when explaining (PolicyInput::explain): the dispatch hot path must stay
+// well under a microsecond, and formatting text would dominate it.
+template <typename Reason>
+Decision& ToCpu(Decision& d, bool explain, Reason&& reason) {
   d.target = Target::kCpu;
   d.cpu_fraction = 1.0;
-  d.reasons.push_back(std::move(reason));
+  if (explain) d.reasons.emplace_back(reason());
   return d;
 }
 
-Decision& ToDevice(Decision& d, std::string reason) {
+template <typename Reason>
+Decision& ToDevice(Decision& d, bool explain, Reason&& reason) {
   d.target = Target::kDevice;
   d.cpu_fraction = 0.0;
-  d.reasons.push_back(std::move(reason));
+  if (explain) d.reasons.emplace_back(reason());
   return d;
 }
 
@@ -74,49 +78,49 @@ Decision Decide(const PolicyInput& in, const PolicyConfig& config) {
   if (std::isfinite(pd)) d.predicted_device_us = std::max(pd, 0.0);
 
   // 1. mode 'cpu'.
-  if (config.mode == Mode::kCpu) return ToCpu(d, "mode is 'cpu'");
+  if (config.mode == Mode::kCpu) return ToCpu(d, in.explain, [&] { return std::string("mode is 'cpu'"); });
 
   // 2. no usable device backend.
-  if (!in.device_configured) return ToCpu(d, "no device backend is configured (device 'none')");
+  if (!in.device_configured) return ToCpu(d, in.explain, [&] { return std::string("no device backend is configured (device 'none')"); });
   if (in.device_state == DeviceState::kUnavailable)
-    return ToCpu(d, "the device is unavailable (no driver or no device)");
+    return ToCpu(d, in.explain, [&] { return std::string("the device is unavailable (no driver or no device)"); });
   if (in.device_state == DeviceState::kLost)
-    return ToCpu(d, "the device was lost after a sticky error: it is not used again in this process");
+    return ToCpu(d, in.explain, [&] { return std::string("the device was lost after a sticky error: it is not used again in this process"); });
 
   // 3. circuit open and no half-open probe granted.
   const bool probe = in.probe && in.device_call_allowed;
   if (in.device_state == DeviceState::kOpen && !probe)
-    return ToCpu(d, "the device circuit is open (cooling down after failures): running on the cpu");
+    return ToCpu(d, in.explain, [&] { return std::string("the device circuit is open (cooling down after failures): running on the cpu"); });
 
   // A granted probe always goes to the device: its outcome decides whether the circuit closes.
   if (probe) {
     d.eligible = true;
-    return ToDevice(d, "half-open probe: one trial batch on the device after its cooldown");
+    return ToDevice(d, in.explain, [&] { return std::string("half-open probe: one trial batch on the device after its cooldown"); });
   }
 
   // The breaker may still refuse a call while closed (e.g. the device is not probed yet).
-  const char* refused = "the circuit breaker did not allow a device call";
+  static constexpr const char* refused = "the circuit breaker did not allow a device call";
 
   // 4. mode 'gpu'.
   if (config.mode == Mode::kGpu) {
-    if (!in.device_call_allowed) return ToCpu(d, refused);
+    if (!in.device_call_allowed) return ToCpu(d, in.explain, [&] { return std::string(refused); });
     d.eligible = true;
-    return ToDevice(d, "mode is 'gpu'");
+    return ToDevice(d, in.explain, [&] { return std::string("mode is 'gpu'"); });
   }
 
   // 5. too small for the device.
   if (!(in.work >= config.gpu_min_batch)) {
-    return ToCpu(d, StrFormat("batch of %s work units is below gpu_min_batch (%s)",
-                              Num(in.work).c_str(), Num(config.gpu_min_batch).c_str()));
+    return ToCpu(d, in.explain, [&] { return std::string(StrFormat("batch of %s work units is below gpu_min_batch (%s)",
+                              Num(in.work).c_str(), Num(config.gpu_min_batch).c_str())); });
   }
-  if (!in.device_call_allowed) return ToCpu(d, refused);
+  if (!in.device_call_allowed) return ToCpu(d, in.explain, [&] { return std::string(refused); });
   d.eligible = true;
 
   // 6. missing measurements: measure rather than guess.
   if (!dev_data)
-    return ToDevice(d, StrFormat("no device measurements yet for op '%s': trying the device", op));
+    return ToDevice(d, in.explain, [&] { return std::string(StrFormat("no device measurements yet for op '%s': trying the device", op)); });
   if (!cpu_data)
-    return ToCpu(d, StrFormat("no cpu measurements yet for op '%s': trying the cpu", op));
+    return ToCpu(d, in.explain, [&] { return std::string(StrFormat("no cpu measurements yet for op '%s': trying the cpu", op)); });
 
   // Both models have data: compute the model's choice (rules 8 and 9).
   Decision& model = d;
@@ -133,7 +137,7 @@ Decision Decide(const PolicyInput& in, const PolicyConfig& config) {
     if (std::isfinite(t_split) && t_split < config.hybrid_gain * best) {
       model.target = Target::kSplit;
       model.cpu_fraction = f;
-      model.reasons.push_back(StrFormat(
+      if (in.explain) model.reasons.push_back(StrFormat(
           "split: predicted %.1f us with %.0f%% of the items on the cpu vs %.1f us on the best "
           "single backend (hybrid_gain %g)",
           t_split, f * 100.0, best, config.hybrid_gain));
@@ -144,6 +148,7 @@ Decision Decide(const PolicyInput& in, const PolicyConfig& config) {
   // 9. the device must win by speedup_threshold.
   if (!decided) {
     const bool device = pc >= config.speedup_threshold * pd;
+    auto reason = [&] {
     std::string why;
     if (pd <= 0) {
       why = "the device is predicted to take no time";
@@ -156,21 +161,23 @@ Decision Decide(const PolicyInput& in, const PolicyConfig& config) {
     } else {
       why = StrFormat("cpu wins by %.2fx", pd / pc);
     }
-    std::string reason = StrFormat("predicted cpu %.1f us vs device %.1f us: %s (threshold %g)",
-                                   pc, pd, why.c_str(), config.speedup_threshold);
-    if (device) ToDevice(model, std::move(reason));
-    else ToCpu(model, std::move(reason));
+    return StrFormat("predicted cpu %.1f us vs device %.1f us: %s (threshold %g)",
+                     pc, pd, why.c_str(), config.speedup_threshold);
+    };
+    if (device) ToDevice(model, in.explain, reason);
+    else ToCpu(model, in.explain, reason);
   }
 
   // 7. exploration: every explore_every-th eligible batch re-samples the other backend.
   if (config.explore_every > 0 && (in.eligible_seen + 1) % config.explore_every == 0) {
     model.exploring = true;
-    const std::string every = StrFormat("(every %llu eligible batches)",
-                                        static_cast<unsigned long long>(config.explore_every));
+    auto every = [&] {
+      return StrFormat("(every %llu eligible batches)", static_cast<unsigned long long>(config.explore_every));
+    };
     if (model.target == Target::kDevice) {
-      ToCpu(model, "exploring: re-sampling cpu " + every);
+      ToCpu(model, in.explain, [&] { return std::string("exploring: re-sampling cpu " + every()); });
     } else {  // cpu, or a split: explore the device alone
-      ToDevice(model, "exploring: re-sampling the device " + every);
+      ToDevice(model, in.explain, [&] { return std::string("exploring: re-sampling the device " + every()); });
     }
   }
   return model;

@@ -46,6 +46,7 @@ struct PolicyInput {
   const CostModel* cpu = nullptr;
   const CostModel* device = nullptr;
   uint64_t eligible_seen = 0;        // eligible batches of this op before this one
+  bool explain = true;               // build Decision::reasons (the dispatch hot path skips them)
 };
 
 struct Decision {

@@ -37,6 +37,12 @@
 // DeviceFailure the executor turns into a CPU fallback. Never cudaDeviceReset (the host
 // application may share the primary context); destructors at exit ignore
 // cudaErrorCudartUnloading.
+//
+// Other .cu files here (kernels/cuda/spread.cu) share the latch and the classifier through
+// vecgraph::cuda::detail (declare what you use; hidden like everything in the extension):
+//   exec::DeviceError ClassifyCudaError(cudaError_t e);  // sticky → kIllegalAddress and latches
+//   bool DeviceLost(std::string* reason);                // reason may be null
+//   void LatchLost(const std::string& reason);
 #include <cuda_runtime.h>
 
 #include <cub/block/block_radix_sort.cuh>
@@ -944,6 +950,35 @@ DeviceFailure KnnLocked(State& s, const MatrixKey& key, const float* host_rows, 
 }
 
 }  // namespace
+
+namespace detail {
+
+void LatchLost(const std::string& reason);
+
+exec::DeviceError ClassifyCudaError(cudaError_t e) {
+  const DeviceError c = Classify(e);
+  if (c == DeviceError::kIllegalAddress) LatchLost(std::string("cuda: ") + ErrorText(e));
+  else (void)cudaGetLastError();  // clear a non-sticky error
+  return c;
+}
+
+bool DeviceLost(std::string* reason) {
+  State& s = GlobalState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.lost && reason != nullptr) *reason = s.lost_reason;
+  return s.lost;
+}
+
+void LatchLost(const std::string& reason) {
+  State& s = GlobalState();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (!s.lost) {
+    s.lost = true;
+    s.lost_reason = reason;
+  }
+}
+
+}  // namespace detail
 
 bool Compiled() { return true; }
 
