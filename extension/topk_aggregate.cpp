@@ -9,14 +9,18 @@
 // query, k and metric are read from the first row; the query must be the same on every row of a
 // group (an error otherwise).
 //
-// How it works: xStep copies each row's vector into a batch buffer (kBatchBytes of floats); a full
-// batch goes to the hybrid executor (op 'similarity'), which computes its distances on the CPU
-// kernels or a device, and the distances update a running top-k heap. With more than one thread
-// the batch computes in the background while SQLite gathers the next one (double buffering), so
-// the math hides behind row reading. xFinal flushes the last batch and renders JSON. Elements are
-// validated lazily: a NaN/inf element makes its distance non-finite, and only then is the row
-// scanned for the error.
+// How it works: rows are processed in windows of kBatchBytes of vectors. At the start of each
+// window the hybrid executor plans where that batch runs (op 'similarity'):
+//   - CPU: each row streams straight from SQLite's buffer into the SIMD kernel (no copy, the
+//     data is hot in L1) and into a running top-k heap; the window's measured kernel time (sampled
+//     on every 16th row) is reported back so the CPU cost model keeps learning;
+//   - device (or a CPU/device split): rows are gathered into a batch buffer and the batch runs
+//     where the plan says, with the executor's CPU fallback on a device failure.
+// Both paths compute each distance with the same kernels (engine/vector/distance.h), so results
+// do not depend on the path. Elements are validated lazily: a NaN/inf element makes its distance
+// non-finite, and only then is the row scanned for the error. xFinal renders JSON.
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -25,6 +29,7 @@
 
 #include "engine/executor/executor.h"
 #include "engine/vector/codec.h"
+#include "engine/vector/distance.h"
 #include "extension/functions.h"
 #include "extension/sql_util.h"
 #include "kernels/cpu/topk.h"
@@ -37,17 +42,7 @@ constexpr const char* kFn = "vec_topk";
 constexpr size_t kBatchBytes = 512 * 1024;
 constexpr size_t kMinBatchRows = 64;
 
-// One batch of gathered rows and, once computed, their distances.
-struct Batch {
-  std::vector<float> rows;
-  std::vector<int64_t> ids;
-  std::vector<float> dists;
-  size_t n = 0;
-};
-
 struct TopkState {
-  ~TopkState() { job.reset(); }  // joins a batch still computing (its buffers live here)
-
   bool started = false;
   bool failed = false;
   Metric metric = Metric::kCosine;
@@ -60,15 +55,19 @@ struct TopkState {
   std::string query_bytes;
   const void* query_ptr = nullptr;
 
+  const kernels::KernelTable* kt = nullptr;
   size_t batch_rows = 0;
-  // Double buffering: SQLite fills batches[current] while batches[1 - current] may be computing
-  // on the executor's threads (job), when there is more than one thread.
-  Batch batches[2];
-  int current = 0;
-  std::unique_ptr<exec::CpuBackend::Job> job;
+  bool planned = false;    // a window is open
+  exec::BatchPlan plan;    // where the current window runs
+  size_t n = 0;            // rows in the current window
+  // CPU streaming: sampled kernel time.
+  int64_t sampled_ns = 0;
+  size_t sampled_rows = 0;
+  // Device (or split) windows: the gathered batch.
+  std::vector<float> rows;
+  std::vector<int64_t> ids;
+  std::vector<float> dists;
   kernels::TopK topk;
-
-  Batch& filling() { return batches[current]; }
 };
 
 // The aggregate context holds a pointer to the C++ state.
@@ -89,60 +88,96 @@ bool SameQuery(TopkState* s, sqlite3_value* v) {
   return n == 0 || std::memcmp(p, s->query_bytes.data(), n) == 0;
 }
 
-void Compute(const TopkState* s, Batch* b) {
+constexpr size_t kSampleEvery = 16;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool ReportBadRow(sqlite3_context* ctx, TopkState* s, const float* row, int64_t id) {
+  Status st = CheckFinite({row, s->dims});
+  if (st.ok()) return true;  // float overflow on huge finite input: the distance ranks last
+  ResultError(ctx, StrFormat("vec_topk: argument 2 (vector) of row id %lld: %s", static_cast<long long>(id),
+                             st.message().c_str()));
+  s->failed = true;
+  return false;
+}
+
+// Folds a computed distance into the heap.
+bool Offer(sqlite3_context* ctx, TopkState* s, const float* row, int64_t id, float d) {
+  if (!std::isfinite(d)) {
+    if (!ReportBadRow(ctx, s, row, id)) return false;
+    d = INFINITY;
+  }
+  if (d <= s->topk.bound()) s->topk.Push(d, id);
+  return true;
+}
+
+// Closes the current window: reports the CPU time of a streamed window, or runs a gathered one.
+bool CloseWindow(sqlite3_context* ctx, TopkState* s) {
+  if (!s->planned) return true;
+  s->planned = false;
+  size_t n = s->n;
+  s->n = 0;
+  if (n == 0) return true;
+  double work = static_cast<double>(n) * static_cast<double>(s->dims) * sizeof(float);
+  exec::Executor& ex = exec::Executor::Global();
+  if (s->plan.target == exec::Target::kCpu) {
+    double us = s->sampled_rows ? static_cast<double>(s->sampled_ns) / 1e3 * static_cast<double>(n) /
+                                      static_cast<double>(s->sampled_rows)
+                                : 0.0;
+    s->sampled_ns = 0;
+    s->sampled_rows = 0;
+    ex.RecordCpu(exec::Op::kSimilarity, n, work, us);
+    return true;
+  }
   exec::DistanceTask task;
   task.metric = s->metric;
   task.queries = s->query.data();
   task.query_norms = &s->query_norm;
   task.n_queries = 1;
-  task.rows = b->rows.data();
-  task.n_rows = b->n;
+  task.rows = s->rows.data();
+  task.n_rows = n;
   task.dims = s->dims;
-  task.out = b->dists.data();
-  exec::Executor::Global().Distances(task);
-}
-
-// Folds a computed batch into the heap. Vector elements are validated here, lazily: a NaN/inf
-// element makes its distance non-finite, and only then is the row scanned.
-bool Fold(sqlite3_context* ctx, TopkState* s, Batch* b) {
-  for (size_t r = 0; r < b->n; ++r) {
-    float d = b->dists[r];
-    if (!std::isfinite(d)) {
-      Status st = CheckFinite({b->rows.data() + r * s->dims, s->dims});
-      if (!st.ok()) {
-        ResultError(ctx, StrFormat("vec_topk: argument 2 (vector) of row id %lld: %s",
-                                   static_cast<long long>(b->ids[r]), st.message().c_str()));
-        s->failed = true;
-        return false;
-      }
-      b->dists[r] = std::isnan(d) ? INFINITY : d;  // float overflow on huge finite input ranks last
-    }
+  task.out = s->dists.data();
+  exec::BatchPlan plan = s->plan;
+  plan.work = work;
+  ex.Execute(plan, n, [&task](exec::Backend& b, size_t lo, size_t hi) { return b.Distances(task, lo, hi); });
+  for (size_t r = 0; r < n; ++r) {
+    if (!Offer(ctx, s, s->rows.data() + r * s->dims, s->ids[r], s->dists[r])) return false;
   }
-  s->topk.PushBatch(b->dists.data(), b->ids.data(), b->n);
-  b->n = 0;
   return true;
 }
 
-// Waits for the batch computing in the background (if any) and folds it.
-bool Drain(sqlite3_context* ctx, TopkState* s) {
-  if (!s->job) return true;
-  s->job->Join();
-  s->job.reset();
-  return Fold(ctx, s, &s->batches[1 - s->current]);
-}
-
-// Hands the filled batch to the executor: in the background when the CPU backend has threads to
-// spare (SQLite keeps gathering the next batch meanwhile), else right here.
-bool Flush(sqlite3_context* ctx, TopkState* s) {
-  if (!Drain(ctx, s)) return false;
-  Batch* b = &s->filling();
-  if (b->n == 0) return true;
-  s->job = exec::Executor::Global().cpu().Spawn([s, b] { Compute(s, b); });
-  if (!s->job) {
-    Compute(s, b);
-    return Fold(ctx, s, b);
+// Takes one row (a validated-length float vector).
+bool AddRow(sqlite3_context* ctx, TopkState* s, const float* row, int64_t id) {
+  if (!s->planned) {
+    s->plan = exec::Executor::Global().Plan(
+        exec::Op::kSimilarity, static_cast<double>(s->batch_rows) * static_cast<double>(s->dims) * sizeof(float));
+    s->planned = true;
+    if (s->plan.target != exec::Target::kCpu && s->rows.empty()) {
+      s->rows.resize(s->batch_rows * s->dims);
+      s->ids.resize(s->batch_rows);
+      s->dists.resize(s->batch_rows);
+    }
   }
-  s->current = 1 - s->current;
+  if (s->plan.target == exec::Target::kCpu) {
+    float d;
+    if (s->n % kSampleEvery == 0) {
+      int64_t t0 = NowNs();
+      d = RowDistance(*s->kt, s->metric, s->query.data(), s->query_norm, row, s->dims);
+      s->sampled_ns += NowNs() - t0;
+      ++s->sampled_rows;
+    } else {
+      d = RowDistance(*s->kt, s->metric, s->query.data(), s->query_norm, row, s->dims);
+    }
+    if (!Offer(ctx, s, row, id, d)) return false;
+  } else {
+    std::memcpy(s->rows.data() + s->n * s->dims, row, s->dims * sizeof(float));
+    s->ids[s->n] = id;
+  }
+  if (++s->n == s->batch_rows) return CloseWindow(ctx, s);
   return true;
 }
 
@@ -187,11 +222,7 @@ bool Start(sqlite3_context* ctx, TopkState* s, int argc, sqlite3_value** argv) {
   s->query_bytes.assign(static_cast<const char*>(p), static_cast<size_t>(sqlite3_value_bytes(argv[2])));
   s->query_ptr = p;
   s->batch_rows = std::max(kMinBatchRows, kBatchBytes / (s->dims * sizeof(float)));
-  for (Batch& b : s->batches) {
-    b.rows.resize(s->batch_rows * s->dims);
-    b.ids.resize(s->batch_rows);
-    b.dists.resize(s->batch_rows);
-  }
+  s->kt = &kernels::Kernels();
   s->topk = kernels::TopK(s->k);
   s->started = true;
   return true;
@@ -225,14 +256,13 @@ void TopkStep(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     return;
   }
   int64_t id = sqlite3_value_int64(argv[0]);
-  // vector: BLOBs are copied straight into the batch and validated lazily (see Flush).
-  Batch& batch = s->filling();
-  float* dst = batch.rows.data() + batch.n * s->dims;
+  // vector: a BLOB of the right length goes straight to AddRow (validated lazily, see Offer).
   if (t == SQLITE_BLOB) {
     size_t bytes = static_cast<size_t>(sqlite3_value_bytes(v));
+    const void* p = sqlite3_value_blob(v);
     if (bytes != s->dims * sizeof(float)) {
       VectorBuf tmp;
-      Status st = DecodeBlob(sqlite3_value_blob(v), bytes, &tmp);
+      Status st = DecodeBlob(p, bytes, &tmp);
       if (st.ok()) {
         st = Status::InvalidArgument(StrFormat("dimension mismatch: row id %lld has %zu, query has %zu",
                                                static_cast<long long>(id), tmp.dims(), s->dims));
@@ -244,24 +274,29 @@ void TopkStep(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
       s->failed = true;
       return;
     }
-    std::memcpy(dst, sqlite3_value_blob(v), bytes);
-  } else {
-    VectorBuf tmp;
-    ReadResult r = ReadVector(ctx, kFn, 1, "vector", v, &tmp);
-    if (r == ReadResult::kError) {
-      s->failed = true;
-      return;
+    if (reinterpret_cast<uintptr_t>(p) % alignof(float) == 0) {
+      AddRow(ctx, s, static_cast<const float*>(p), id);
+    } else {
+      VectorBuf tmp;
+      float* dst = tmp.Own(s->dims);
+      std::memcpy(dst, p, bytes);
+      AddRow(ctx, s, dst, id);
     }
-    if (tmp.dims() != s->dims) {
-      ResultError(ctx, StrFormat("vec_topk: dimension mismatch: row id %lld has %zu, query has %zu",
-                                 static_cast<long long>(id), tmp.dims(), s->dims));
-      s->failed = true;
-      return;
-    }
-    std::memcpy(dst, tmp.data(), s->dims * sizeof(float));
+    return;
   }
-  batch.ids[batch.n++] = id;
-  if (batch.n == s->batch_rows && !Flush(ctx, s)) return;
+  VectorBuf tmp;
+  ReadResult r = ReadVector(ctx, kFn, 1, "vector", v, &tmp);
+  if (r == ReadResult::kError) {
+    s->failed = true;
+    return;
+  }
+  if (tmp.dims() != s->dims) {
+    ResultError(ctx, StrFormat("vec_topk: dimension mismatch: row id %lld has %zu, query has %zu",
+                               static_cast<long long>(id), tmp.dims(), s->dims));
+    s->failed = true;
+    return;
+  }
+  AddRow(ctx, s, tmp.data(), id);
   VG_SQL_CATCH(ctx)
 }
 
@@ -274,7 +309,7 @@ void TopkFinal(sqlite3_context* ctx) {
     return;
   }
   if (s->failed) return;  // the error was already reported by xStep
-  if (!Flush(ctx, s) || !Drain(ctx, s)) return;
+  if (!CloseWindow(ctx, s)) return;
   std::string out = "[";
   bool first = true;
   char buf[32];

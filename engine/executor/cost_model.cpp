@@ -1,11 +1,12 @@
 // engine/executor/cost_model.cpp — online least-squares fit of t(n) = a + b·n (cost_model.h).
 //
-// How it works: the last `capacity` (n, t) pairs live in a ring buffer; every Add() refits over
-// the whole buffer (capacity is small, 64 by default, so this is a few hundred flops). The fit is
-// done on centered data — Sxx = Σ(n − n̄)², Sxy = Σ(n − n̄)(t − t̄), b = Sxy / Sxx, a = t̄ − b·n̄ —
-// because the textbook form Σn² − (Σn)²/k cancels catastrophically when n is large (work units
-// are bytes, so n is often 1e6..1e9) and the spread of n is small. The degenerate cases are
-// handled in the order the header lists them.
+// How it works: the last `capacity` (n, t) pairs live in a ring buffer, and running sums of
+// x, t, x², x·t (x = n − n0, shifted by the first sample's n so the sums stay well conditioned
+// when work units are bytes, 1e6..1e9) are updated as samples enter and leave; every `capacity`
+// additions they are recomputed exactly, so rounding cannot accumulate. Each Add() refits in O(1)
+// (the executor adds one sample per batch on its hot path). Sxx = Σx² − (Σx)²/k,
+// Sxy = Σxt − Σx·Σt/k, b = Sxy / Sxx, a = t̄ − b·n̄. The degenerate cases are handled in the order
+// the header lists them. Note: with one sample at n = 0 there is only a fixed cost (a = t, b = 0).
 #include "engine/executor/cost_model.h"
 
 #include <algorithm>
@@ -30,11 +31,40 @@ void CostModel::Add(double n, double us) {
       ++drift_resets_;
     }
   }
+  if (count_ == 0) n0_ = n;  // shift origin: sums stay well conditioned for large n
+  if (count_ == capacity_) Remove(n_[next_], t_[next_]);
   n_[next_] = n;
   t_[next_] = us;
   next_ = (next_ + 1) % capacity_;
   if (count_ < capacity_) ++count_;
+  const double x = n - n0_;
+  sx_ += x;
+  st_ += us;
+  sxx_ += x * x;
+  sxt_ += x * us;
+  // Running sums drift with rounding: recompute them exactly once per `capacity` additions.
+  if (++adds_since_exact_ >= capacity_) RecomputeSums();
   Refit();
+}
+
+void CostModel::Remove(double n, double us) {
+  const double x = n - n0_;
+  sx_ -= x;
+  st_ -= us;
+  sxx_ -= x * x;
+  sxt_ -= x * us;
+}
+
+void CostModel::RecomputeSums() {
+  adds_since_exact_ = 0;
+  sx_ = st_ = sxx_ = sxt_ = 0;
+  for (size_t i = 0; i < count_; ++i) {
+    const double x = n_[i] - n0_;
+    sx_ += x;
+    st_ += t_[i];
+    sxx_ += x * x;
+    sxt_ += x * t_[i];
+  }
 }
 
 void CostModel::Reset() {
@@ -42,6 +72,8 @@ void CostModel::Reset() {
   count_ = 0;
   a_ = 0;
   b_ = 0;
+  sx_ = st_ = sxx_ = sxt_ = 0;
+  adds_since_exact_ = 0;
 }
 
 double CostModel::Predict(double n) const {
@@ -49,50 +81,34 @@ double CostModel::Predict(double n) const {
   return a_ + b_ * n;
 }
 
+// O(1): the fit uses the running sums (in coordinates x = n − n0).
 void CostModel::Refit() {
-  // The live samples are indices [0, count_) whether or not the ring has wrapped: before it
-  // wraps they are exactly the first count_ slots, afterwards all capacity_ slots are live.
   const size_t k = count_;
   if (k == 0) {
     a_ = b_ = 0;
     return;
   }
   const double kd = static_cast<double>(k);
-  double sum_n = 0, sum_t = 0;
-  double min_n = n_[0], max_n = n_[0];
-  for (size_t i = 0; i < k; ++i) {
-    sum_n += n_[i];
-    sum_t += t_[i];
-    min_n = std::min(min_n, n_[i]);
-    max_n = std::max(max_n, n_[i]);
-  }
-  const double mean_n = sum_n / kd;
-  const double mean_t = sum_t / kd;
+  const double mean_x = sx_ / kd;
+  const double mean_t = st_ / kd;
+  const double sxx = sxx_ - sx_ * mean_x;  // Σ(x − x̄)²
+  const double sxy = sxt_ - sx_ * mean_t;  // Σ(x − x̄)(t − t̄)
+  const double mean_n = mean_x + n0_;
 
-  // One sample, or every sample at the same n: no slope can be fitted. Assume the cost is
-  // proportional to the work (a = 0, b = mean(t / n)); at n = 0 there is only a fixed cost.
-  if (k == 1 || min_n == max_n) {
-    if (min_n == 0) {
+  // One sample, or every sample at the same n (no spread to fit a slope): assume the cost is
+  // proportional to the work (a = 0, b = t̄ / n); at n = 0 there is only a fixed cost.
+  if (k == 1 || !(sxx > 1e-9 * (sxx_ + 1e-300))) {
+    if (mean_n == 0) {
       a_ = mean_t;
       b_ = 0;
       return;
     }
-    double sum_ratio = 0;
-    for (size_t i = 0; i < k; ++i) sum_ratio += t_[i] / n_[i];
     a_ = 0;
-    b_ = sum_ratio / kd;
+    b_ = mean_t / mean_n;
     return;
   }
-
-  double sxx = 0, sxy = 0;
-  for (size_t i = 0; i < k; ++i) {
-    const double dn = n_[i] - mean_n;
-    sxx += dn * dn;
-    sxy += dn * (t_[i] - mean_t);
-  }
-  double b = sxx > 0 ? sxy / sxx : 0.0;
+  double b = sxy / sxx;
   double a = mean_t - b * mean_n;
-
   if (b < 0) {
     // Bigger batches cannot be cheaper: the cost is flat.
     a_ = mean_t;
@@ -100,12 +116,9 @@ void CostModel::Refit() {
     return;
   }
   if (a < 0) {
-    // A negative fixed cost is noise: refit through the origin.
-    double snt = 0, snn = 0;
-    for (size_t i = 0; i < k; ++i) {
-      snt += n_[i] * t_[i];
-      snn += n_[i] * n_[i];
-    }
+    // A negative fixed cost is noise: refit through the origin, b = Σ n·t / Σ n².
+    const double snn = sxx_ + 2 * n0_ * sx_ + kd * n0_ * n0_;
+    const double snt = sxt_ + n0_ * st_;
     a = 0;
     b = snn > 0 ? snt / snn : 0.0;
     if (b < 0) b = 0;  // only with negative timings; keep predictions non-decreasing

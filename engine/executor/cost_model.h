@@ -40,11 +40,16 @@ class CostModel {
 
  private:
   void Refit();
+  void Remove(double n, double us);
+  void RecomputeSums();
 
   size_t capacity_;
   std::vector<double> n_, t_;
   size_t next_ = 0, count_ = 0;
   double a_ = 0, b_ = 0;
+  double n0_ = 0;                          // origin shift for the sums
+  double sx_ = 0, st_ = 0, sxx_ = 0, sxt_ = 0;
+  size_t adds_since_exact_ = 0;
   uint64_t drift_resets_ = 0;
 };
 

@@ -2,7 +2,6 @@
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
-#include <oneapi/tbb/task_group.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
@@ -42,36 +41,6 @@ void CpuBackend::Execute(const std::function<void()>& fn) {
     return;
   }
   a->arena.execute(fn);
-}
-
-struct CpuBackend::Job::State {
-  std::shared_ptr<Arena> arena;
-  tbb::task_group group;
-  bool joined = false;
-};
-
-CpuBackend::Job::~Job() {
-  try {
-    Join();
-  } catch (...) {
-  }
-}
-
-void CpuBackend::Job::Join() {
-  if (!state_ || state_->joined) return;
-  state_->joined = true;
-  state_->arena->arena.execute([this] { state_->group.wait(); });
-}
-
-std::unique_ptr<CpuBackend::Job> CpuBackend::Spawn(std::function<void()> fn) {
-  auto a = arena();
-  if (a->threads == 1) return nullptr;
-  auto job = std::unique_ptr<Job>(new Job());
-  job->state_ = std::make_unique<Job::State>();
-  job->state_->arena = a;
-  Job::State* st = job->state_.get();
-  a->arena.execute([st, f = std::move(fn)]() mutable { st->group.run(std::move(f)); });
-  return job;
 }
 
 void ComputeDistancesSerial(const DistanceTask& t, size_t begin, size_t end) {

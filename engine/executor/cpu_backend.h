@@ -32,21 +32,6 @@ class CpuBackend final : public Backend {
   int threads() const;
   void set_threads(int threads);
 
-  // A background job on the arena's worker threads, so a caller can overlap its own work (e.g.
-  // SQLite gathering the next batch of rows) with a batch's computation. Join() waits and
-  // rethrows what fn threw; the destructor joins too.
-  class Job {
-   public:
-    ~Job();
-    void Join();
-
-   private:
-    friend class CpuBackend;
-    struct State;
-    std::unique_ptr<State> state_;
-  };
-  // Returns null when the backend has a single thread (the caller should run fn itself).
-  std::unique_ptr<Job> Spawn(std::function<void()> fn);
 
  private:
   struct Arena;

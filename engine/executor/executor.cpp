@@ -402,32 +402,58 @@ void Executor::RecordLocked(Op op, BackendKind b, size_t items, double us, bool 
   s.AddLatency(us);
 }
 
+BatchPlan Executor::Plan(Op op, double work) {
+  BatchPlan plan;
+  plan.op = op;
+  plan.work = work;
+  std::lock_guard<std::mutex> lock(mu_);
+  bool probe = false;
+  PolicyInput in = MakeInputLocked(op, work, &probe);
+  in.explain = false;
+  Decision d = Decide(in, impl_->config.policy);
+  if (d.eligible) ++impl_->eligible[static_cast<int>(op)];
+  plan.target = d.target;
+  plan.cpu_fraction = d.cpu_fraction;
+  plan.exploring = d.exploring;
+  if (d.target != Target::kCpu) {
+    plan.device = DeviceBackendLocked(0);
+    if (plan.device == nullptr) plan.target = Target::kCpu;
+  }
+  const FaultInjection& f = impl_->config.fault;
+  if (plan.device != nullptr && f.enabled && (f.any_op || f.op == op)) {
+    uint64_t n = ++impl_->fault_counter[static_cast<int>(op)];
+    if (n % f.every == 0) plan.injected = f.error;
+  }
+  return plan;
+}
+
+void Executor::RecordCpu(Op op, size_t items, double work, double us) {
+  std::lock_guard<std::mutex> lock(mu_);
+  impl_->Model(op, BackendKind::kCpu).Add(work, us);
+  RecordLocked(op, BackendKind::kCpu, items, us, false, false, "");
+}
+
 void Executor::Run(Op op, double work, size_t items, const RangeFn& fn, RunReport* report) {
+  if (items == 0) {
+    if (report) *report = RunReport{};
+    return;
+  }
+  Execute(Plan(op, work), items, fn, report);
+}
+
+void Executor::Execute(const BatchPlan& plan, size_t items, const RangeFn& fn, RunReport* report) {
   RunReport local;
   RunReport& rep = report ? *report : local;
   rep = RunReport{};
   if (items == 0) return;
-
+  const Op op = plan.op;
+  const double work = plan.work;
+  Backend* dev = plan.device;
+  const DeviceError injected = plan.injected;
   Decision d;
-  Backend* dev = nullptr;
-  DeviceError injected = DeviceError::kNone;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    bool probe = false;
-    PolicyInput in = MakeInputLocked(op, work, &probe);
-    in.explain = false;
-    d = Decide(in, impl_->config.policy);
-    if (d.eligible) ++impl_->eligible[static_cast<int>(op)];
-    if (d.target != Target::kCpu) {
-      dev = DeviceBackendLocked(0);
-      if (dev == nullptr) d.target = Target::kCpu;
-    }
-    const FaultInjection& f = impl_->config.fault;
-    if (dev != nullptr && f.enabled && (f.any_op || f.op == op)) {
-      uint64_t n = ++impl_->fault_counter[static_cast<int>(op)];
-      if (n % f.every == 0) injected = f.error;
-    }
-  }
+  d.target = plan.target;
+  d.cpu_fraction = plan.cpu_fraction;
+  d.exploring = plan.exploring;
 
   auto run_cpu = [&](size_t begin, size_t end, double part_work) {
     int64_t t0 = NowUs();

@@ -61,6 +61,18 @@ struct ConfigValue {
   std::string s;
 };
 
+// Where one batch will run, decided before its items exist (Executor::Plan), so a producer can
+// stream items straight into the CPU kernels, or gather them for a device.
+struct BatchPlan {
+  Op op = Op::kSimilarity;
+  double work = 0;
+  Target target = Target::kCpu;
+  double cpu_fraction = 1.0;
+  bool exploring = false;
+  Backend* device = nullptr;                   // set when target != kCpu
+  DeviceError injected = DeviceError::kNone;   // fault injection decided for this device call
+};
+
 // One row of vecgraph_stats.
 struct StatRow {
   Op op;
@@ -99,6 +111,13 @@ class Executor {
   // range. Runs it where the policy says, falling back to the CPU on device failure.
   using RangeFn = std::function<DeviceFailure(Backend&, size_t, size_t)>;
   void Run(Op op, double work, size_t items, const RangeFn& fn, RunReport* report = nullptr);
+  // Run() in two steps: decide first (counts toward exploration and fault injection), then run
+  // the gathered batch where the plan says (with the same fallback). A producer that computes a
+  // CPU-planned batch itself, item by item (vec_topk streams rows into the kernels), reports
+  // the measured time with RecordCpu() so the CPU model keeps learning.
+  BatchPlan Plan(Op op, double work);
+  void Execute(const BatchPlan& plan, size_t items, const RangeFn& fn, RunReport* report = nullptr);
+  void RecordCpu(Op op, size_t items, double work, double us);
   void Distances(const DistanceTask& t, RunReport* report = nullptr);
 
   CpuBackend& cpu() { return *cpu_; }

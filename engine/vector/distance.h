@@ -10,6 +10,7 @@
 
 #include "engine/vector/codec.h"
 #include "kernels/cpu/distance.h"
+#include "kernels/cpu/metric_math.h"
 
 namespace vecgraph {
 
@@ -22,5 +23,37 @@ double Norm(const float* a, size_t dims);
 // scratch must hold n_rows floats (cosine only; may be null for other metrics).
 void BatchDistances(const kernels::KernelTable& kt, Metric metric, const float* q, float q_norm,
                     const float* rows, size_t n_rows, size_t dims, float* out, float* scratch);
+
+// One row: the same arithmetic as BatchDistances with n_rows = 1 (bit-identical), inlined for
+// producers that stream rows one at a time (vec_topk on the CPU).
+inline float RowDistance(const kernels::KernelTable& kt, Metric metric, const float* q, float q_norm, const float* row,
+                         size_t dims) {
+  float d;
+  switch (metric) {
+    case Metric::kCosine: {
+      float dot, nsq;
+      kt.dot_norm_batch(q, row, 1, dims, &dot, &nsq);
+      d = kernels::CosineDistanceFromParts(dot, q_norm, nsq);
+      break;
+    }
+    case Metric::kDot: {
+      float dot;
+      kt.dot_batch(q, row, 1, dims, &dot);
+      d = kernels::DotDistance(dot);
+      break;
+    }
+    default: {
+      float l2;
+      kt.l2sq_batch(q, row, 1, dims, &l2);
+      d = kernels::L2DistanceFromSquared(l2);
+      break;
+    }
+  }
+  if (__builtin_expect(!__builtin_isfinite(d), 0)) {
+    float scratch;
+    BatchDistances(kt, metric, q, q_norm, row, 1, dims, &d, &scratch);  // the overflow fallback
+  }
+  return d;
+}
 
 }  // namespace vecgraph
