@@ -33,6 +33,7 @@
 // '=' rowid EQ, 'I' rowid IN (all values at once via sqlite3_vtab_in), '>' '≥'→'G' '<' '≤'→'L'
 // rowid ranges. A scan consumes only rowid constraints (EQ / ranges) and is ordered by rowid.
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -40,6 +41,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -93,6 +95,10 @@ struct HnswVtab {
   std::vector<int64_t> pending_rowids;
   std::vector<float> pending_vecs;
   std::unordered_set<int64_t> pending_set;
+  // Device residency key of the live vectors (hnsw_knn_batch on a device): a process-unique id
+  // and a version bumped by every change or reload.
+  uint64_t object_id = 0;
+  uint64_t version = 0;
   Stmt data_version_st, read_header_st, write_header_st, read_all_st, insert_node_st, update_record_st,
       delete_node_st, get_row_st;
 
@@ -287,6 +293,7 @@ StatusOr<int64_t> DataVersion(HnswVtab* vt) {
 
 void Invalidate(HnswVtab* vt) {
   vt->index.reset();
+  ++vt->version;
   vt->data_version = -1;
   vt->pending_rowids.clear();
   vt->pending_vecs.clear();
@@ -314,6 +321,7 @@ Status EnsureLoaded(HnswVtab* vt) {
   vt->index = std::move(*idx);
   vt->config = vt->index->config();
   vt->data_version = *v;
+  ++vt->version;
   // The largest rowid ever stored, tombstones included (automatic rowids never reuse one).
   sqlite3_stmt* st = nullptr;
   std::string sql = Q("SELECT max(rowid) FROM \"%w\".\"%w_nodes\"", vt->schema, vt->name);
@@ -329,6 +337,7 @@ Status EnsureLoaded(HnswVtab* vt) {
 Status WriteChanges(HnswVtab* vt, const std::unordered_map<int64_t, const float*>& fresh) {
   hnsw::HnswChanges ch = vt->index->TakeChanges();
   if (ch.empty()) return Status::Ok();
+  ++vt->version;
   VG_RETURN_IF_ERROR(Prepare(vt, &vt->delete_node_st,
                              Q("DELETE FROM \"%w\".\"%w_nodes\" WHERE rowid = ?1", vt->schema, vt->name)));
   for (int64_t r : ch.erased) {
@@ -429,6 +438,8 @@ int Init(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3_vtab
   auto vt = std::make_unique<HnswVtab>();
   vt->db = db;
   vt->registry = static_cast<Registry*>(aux);
+  static std::atomic<uint64_t> next_object_id{1};
+  vt->object_id = next_object_id++;
   vt->schema = argv[1];
   vt->name = argv[2];
   Status st = ParseOptions(argc, argv, &vt->config);
@@ -1361,23 +1372,72 @@ int BatchFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sq
     sqlite3_finalize(qs);
     if (rc != SQLITE_DONE) return BatchFail(cur->pVtab, StrFormat("hnsw_knn_batch: reading '%s' failed", table.c_str()));
 
-    // Run in executor batches (op 'knn'); results per query land in their own slots.
+    // Run in executor batches (op 'knn'); results per query land in their own slots. The CPU
+    // searches the HNSW graph; a device computes the exact top-k over the live vectors, kept
+    // resident under (object_id, version).
     const size_t nq = qids.size();
     std::vector<std::vector<hnsw::HnswHit>> results(nq);
     hnsw::HnswIndex& idx = *vt->index;
     Status search_status;
+    std::mutex mu;  // guards search_status and the lazily built matrix
+    std::vector<float> matrix;
+    std::vector<int64_t> matrix_ids;
+    bool matrix_ready = false;
+    auto build_matrix = [&]() -> Status {
+      std::lock_guard<std::mutex> lock(mu);
+      if (matrix_ready) return Status::Ok();
+      VG_RETURN_IF_ERROR(idx.ForEachNode([&](int64_t rowid, std::span<const float> v, std::span<const uint8_t> rec) {
+        if (RecordDeleted(rec.data(), static_cast<int>(rec.size()))) return Status::Ok();
+        matrix_ids.push_back(rowid);
+        matrix.insert(matrix.end(), v.begin(), v.end());
+        return Status::Ok();
+      }));
+      matrix_ready = true;
+      return Status::Ok();
+    };
     exec::Executor& ex = exec::Executor::Global();
     for (size_t b = 0; b < nq && search_status.ok(); b += kKnnBatch) {
       size_t e = std::min(nq, b + kKnnBatch);
       double work = static_cast<double>(e - b) * static_cast<double>(std::max<size_t>(idx.size(), 1));
-      ex.Run(exec::Op::kKnn, work, e - b, [&](exec::Backend&, size_t lo, size_t hi) {
-        auto r = idx.SearchBatch(queries.data() + (b + lo) * dim, hi - lo, k, ef);
-        if (!r.ok()) {
-          search_status = r.status();
-        } else {
+      ex.Run(exec::Op::kKnn, work, e - b, [&](exec::Backend& backend, size_t lo, size_t hi) -> exec::DeviceFailure {
+        if (backend.kind() == exec::BackendKind::kCpu) {
+          auto r = idx.SearchBatch(queries.data() + (b + lo) * dim, hi - lo, k, ef);
+          if (!r.ok()) {
+            std::lock_guard<std::mutex> lock(mu);
+            search_status = r.status();
+            return {};
+          }
           for (size_t i = 0; i < r->size(); ++i) results[b + lo + i] = std::move((*r)[i]);
+          return {};
         }
-        return exec::DeviceFailure{};
+        Status ms = build_matrix();
+        if (!ms.ok()) return {exec::DeviceError::kLaunch, ms.message()};
+        exec::KnnTask task;
+        task.metric = vt->config.metric;
+        task.queries = queries.data() + b * dim;
+        task.n_queries = e - b;
+        task.dims = dim;
+        task.rows = matrix.data();
+        task.row_ids = matrix_ids.data();
+        task.n_rows = matrix_ids.size();
+        task.k = std::min(k, std::max<size_t>(matrix_ids.size(), 1));
+        task.object = vt->object_id;
+        task.version = vt->version;
+        std::vector<int64_t> ids((e - b) * task.k);
+        std::vector<float> dists((e - b) * task.k);
+        task.out_ids = ids.data();
+        task.out_dists = dists.data();
+        exec::DeviceFailure f = backend.KnnExact(task, lo, hi);
+        if (!f.ok()) return f;
+        for (size_t q = lo; q < hi; ++q) {
+          std::vector<hnsw::HnswHit>& out = results[b + q];
+          out.clear();
+          for (size_t j = 0; j < task.k; ++j) {
+            if (ids[q * task.k + j] < 0) break;
+            out.push_back({ids[q * task.k + j], dists[q * task.k + j]});
+          }
+        }
+        return f;
       });
     }
     if (!search_status.ok()) return BatchFail(cur->pVtab, search_status.WithPrefix("hnsw_knn_batch: ").message());

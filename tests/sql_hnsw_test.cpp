@@ -309,6 +309,33 @@ TEST_F(Hnsw, BatchEqualsOneByOne) {
   EXPECT_EQ(batch.size(), 40u * 7);
 }
 
+TEST_F(Hnsw, BatchOnADeviceIsExactAndFallsBackToTheGraph) {
+  Fill(800, 8, "l2");
+  Exec("CREATE TABLE queries(id INTEGER PRIMARY KEY, embedding BLOB)");
+  Exec("INSERT INTO queries SELECT id, emb FROM docs WHERE id <= 30");
+  const std::string batch = "SELECT query_id, rowid, rank FROM hnsw_knn_batch('idx', 'queries', 'embedding', 5)";
+  auto cpu = Query(batch);
+  // The simulated device answers with the exact top-k (what a GPU does over resident vectors).
+  Exec("SELECT vecgraph_config('device', 'simulated'), vecgraph_config('mode', 'gpu')");
+  auto device = Query(batch);
+  std::vector<Row> exact;
+  for (int q = 1; q <= 30; ++q) {
+    auto rows = Query("SELECT " + std::to_string(q) + ", rowid, row_number() OVER () FROM idx WHERE vector MATCH "
+                      "(SELECT embedding FROM queries WHERE id = " + std::to_string(q) + ") AND k = 5 AND exact = 1");
+    exact.insert(exact.end(), rows.begin(), rows.end());
+  }
+  EXPECT_EQ(device, exact);
+  EXPECT_EQ(Value("SELECT batches > 0 FROM vecgraph_stats WHERE op = 'knn' AND backend = 'simulated'"), "1");
+  // Every injected failure falls back to the CPU: the same rows as the CPU alone.
+  for (const char* error : {"oom", "launch", "no_device", "illegal_address"}) {
+    Exec(std::string("SELECT vecgraph_config('fault_injection', '{\"op\": \"knn\", \"error\": \"") + error +
+         "\", \"every\": 1}')");
+    EXPECT_EQ(Query(batch), cpu) << error;
+    Exec("SELECT vecgraph_config('fault_injection', '')");
+  }
+  Exec("SELECT vecgraph_config('mode', 'auto'), vecgraph_config('device', 'none'), vecgraph_stats_reset()");
+}
+
 TEST_F(Hnsw, BadInput) {
   struct Case {
     std::string sql, message;

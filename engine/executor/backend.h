@@ -76,6 +76,28 @@ struct HopTask {
   double WorkUnits() const { return static_cast<double>(EdgesIn(0, Items())) * static_cast<double>(n_queries); }
 };
 
+// op 'knn' on a device: exact top-k of n_queries queries against a row matrix (hnsw_knn_batch
+// sends large query batches here; its CPU path searches the HNSW graph instead). Items are
+// queries. Output per query q, best first (ascending distance, ties by smaller row index):
+// out_ids[q*k + j] = row_ids[row index] (−1 padding when n_rows < k), out_dists[q*k + j]
+// (+inf padding). Distances mean what vec_distance means for the metric. The device may keep the
+// rows resident under (object, version). Work units: queries × rows.
+struct KnnTask {
+  Metric metric = Metric::kCosine;
+  const float* queries = nullptr;
+  size_t n_queries = 0;
+  size_t dims = 0;
+  const float* rows = nullptr;
+  const int64_t* row_ids = nullptr;
+  size_t n_rows = 0;
+  size_t k = 0;
+  uint64_t object = 0, version = 0;
+  int64_t* out_ids = nullptr;
+  float* out_dists = nullptr;
+
+  double WorkUnits() const { return static_cast<double>(n_queries) * static_cast<double>(n_rows); }
+};
+
 // The outcome of a backend call: kNone, or the class of device failure with a message.
 struct DeviceFailure {
   DeviceError error = DeviceError::kNone;
@@ -94,6 +116,8 @@ class Backend {
   virtual DeviceFailure Distances(const DistanceTask& t, size_t begin, size_t end) = 0;
   // Items [begin, end) of one activation hop (HopTask). The CPU backend never fails.
   virtual DeviceFailure SpreadHop(const HopTask& t, size_t begin, size_t end) = 0;
+  // Queries [begin, end) of an exact k-NN (KnnTask). The CPU backend never fails.
+  virtual DeviceFailure KnnExact(const KnnTask& t, size_t begin, size_t end) = 0;
   // Drop device-resident caches (after an out-of-memory failure). No-op by default.
   virtual void Evict() {}
 };

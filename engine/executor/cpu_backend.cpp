@@ -5,10 +5,12 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "engine/vector/distance.h"
 #include "kernels/cpu/distance.h"
+#include "kernels/cpu/topk.h"
 
 namespace vecgraph::exec {
 
@@ -167,6 +169,42 @@ DeviceFailure CpuBackend::SpreadHop(const HopTask& t, size_t begin, size_t end) 
   a->arena.execute([&] {
     tbb::parallel_for(tbb::blocked_range<size_t>(begin, end, grain),
                       [&](const tbb::blocked_range<size_t>& r) { ComputeSpreadHopSerial(t, r.begin(), r.end()); });
+  });
+  return {};
+}
+
+void ComputeKnnExactSerial(const KnnTask& t, size_t begin, size_t end) {
+  const kernels::KernelTable& kt = kernels::Kernels();
+  thread_local std::vector<float> dists, scratch;
+  if (dists.size() < t.n_rows) {
+    dists.resize(t.n_rows);
+    scratch.resize(t.n_rows);
+  }
+  for (size_t q = begin; q < end; ++q) {
+    const float* qv = t.queries + q * t.dims;
+    float qn = static_cast<float>(Norm(qv, t.dims));
+    BatchDistances(kt, t.metric, qv, qn, t.rows, t.n_rows, t.dims, dists.data(), scratch.data());
+    kernels::TopK top(t.k);
+    // Ties by smaller row index: the heap orders by (distance, index).
+    top.PushBatch(dists.data(), nullptr, t.n_rows);
+    std::vector<kernels::Neighbor> best = top.Sorted();
+    for (size_t j = 0; j < t.k; ++j) {
+      bool have = j < best.size();
+      t.out_ids[q * t.k + j] = have ? t.row_ids[best[j].id] : -1;
+      t.out_dists[q * t.k + j] = have ? best[j].distance : INFINITY;
+    }
+  }
+}
+
+DeviceFailure CpuBackend::KnnExact(const KnnTask& t, size_t begin, size_t end) {
+  auto a = arena();
+  if (a->threads == 1 || end - begin < 2) {
+    ComputeKnnExactSerial(t, begin, end);
+    return {};
+  }
+  a->arena.execute([&] {
+    tbb::parallel_for(tbb::blocked_range<size_t>(begin, end, 1),
+                      [&](const tbb::blocked_range<size_t>& r) { ComputeKnnExactSerial(t, r.begin(), r.end()); });
   });
   return {};
 }

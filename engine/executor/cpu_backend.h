@@ -24,6 +24,7 @@ class CpuBackend final : public Backend {
   // Items of one activation hop, split across the arena in chunks of about kMinParallelEdges
   // edge-queries; each item writes its own outputs, so results do not depend on the split.
   DeviceFailure SpreadHop(const HopTask& t, size_t begin, size_t end) override;
+  DeviceFailure KnnExact(const KnnTask& t, size_t begin, size_t end) override;
   static constexpr size_t kMinParallelEdges = 1 << 15;
 
   // Runs fn() inside the private arena (so nested TBB algorithms use its threads).
@@ -46,6 +47,9 @@ void ComputeDistancesSerial(const DistanceTask& t, size_t begin, size_t end);
 
 // Serial reference of one activation hop for items [begin, end) of t (backend.h HopTask): every
 // CPU path and the simulated device end up here.
+// Serial exact k-NN for queries [begin, end) of t.
+void ComputeKnnExactSerial(const KnnTask& t, size_t begin, size_t end);
+
 void ComputeSpreadHopSerial(const HopTask& t, size_t begin, size_t end);
 
 }  // namespace vecgraph::exec

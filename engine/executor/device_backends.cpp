@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "engine/executor/cpu_backend.h"
 
@@ -45,6 +46,35 @@ DeviceFailure SimulatedBackend::SpreadHop(const HopTask& t, size_t begin, size_t
   DeviceFailure ok;
   ok.modeled_us = modeled;
   return ok;
+}
+
+DeviceFailure SimulatedBackend::KnnExact(const KnnTask& t, size_t begin, size_t end) {
+  int64_t start = NowUs();
+  ComputeKnnExactSerial(t, begin, end);
+  // The rows are resident: each query reads them once.
+  double bytes = static_cast<double>(end - begin) * static_cast<double>(t.n_rows) * static_cast<double>(t.dims) * 4.0;
+  double modeled = model_.PredictUs(bytes);
+  WaitUntilUs(start + static_cast<int64_t>(modeled));
+  DeviceFailure ok;
+  ok.modeled_us = modeled;
+  return ok;
+}
+
+DeviceFailure CudaBackend::KnnExact(const KnnTask& t, size_t begin, size_t end) {
+  if (end <= begin) return {};
+  if (t.k > cuda::kMaxDeviceK) {
+    return {DeviceError::kLaunch, "k above the device top-k limit (1024)"};
+  }
+  std::vector<int64_t> index((end - begin) * t.k);
+  DeviceFailure f = cuda::KnnResident(cuda::MatrixKey{t.object, t.version}, t.rows, t.n_rows, t.dims, t.metric,
+                                      t.queries + begin * t.dims, end - begin, t.k, index.data(),
+                                      t.out_dists + begin * t.k);
+  if (!f.ok()) return f;
+  for (size_t i = 0; i < index.size(); ++i) {
+    int64_t r = index[i];
+    t.out_ids[begin * t.k + i] = (r >= 0 && static_cast<size_t>(r) < t.n_rows) ? t.row_ids[r] : -1;
+  }
+  return {};
 }
 
 }  // namespace vecgraph::exec

@@ -27,6 +27,7 @@ class SimulatedBackend final : public Backend {
   // Bytes modelled per hop: per edge its index and weight (8) plus a pulse per query (8 × Q),
   // per item its outputs (8 × Q).
   DeviceFailure SpreadHop(const HopTask& t, size_t begin, size_t end) override;
+  DeviceFailure KnnExact(const KnnTask& t, size_t begin, size_t end) override;
   void set_model(SimulatedDeviceModel m) { model_ = m; }
   SimulatedDeviceModel model() const { return model_; }
 
@@ -43,6 +44,7 @@ class CudaBackend final : public Backend {
   DeviceFailure SpreadHop(const HopTask& t, size_t begin, size_t end) override {
     return cuda::SpreadHop(t, begin, end);
   }
+  DeviceFailure KnnExact(const KnnTask& t, size_t begin, size_t end) override;
   void Evict() override {
     cuda::ReleaseBuffers();
     cuda::ReleaseSpreadBuffers();
