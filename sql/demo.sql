@@ -6,7 +6,7 @@
 SELECT vecgraph_version() AS version,
        json_extract(vecgraph_info(), '$.simd') AS simd,
        json_extract(vecgraph_info(), '$.threads') AS threads,
-       json_extract(vecgraph_info(), '$.cuda_compiled') AS cuda_compiled,
+       CASE json_type(vecgraph_info(), '$.cuda_compiled') WHEN 'true' THEN 'yes' ELSE 'no' END AS cuda_compiled,
        coalesce(json_extract(vecgraph_info(), '$.gpu.name'), 'none') AS gpu;
 
 .print ''
@@ -37,7 +37,25 @@ JOIN docs AS d ON d.id = json_extract(h.value, '$[0]');
 SELECT vec_topk(id, emb, '[1, 0.1, 0, 0.1]', 3, 'l2') AS running_top3 FROM docs WHERE topic = 'running';
 
 .print ''
-.print '== 4. The hybrid executor: every batch is dispatched, measured and explained'
+.print '== 4. An HNSW index that lives in the database (transactional, persistent)'
+CREATE VIRTUAL TABLE docs_idx USING hnsw_knn(dim=4, metric=cosine, m=8);
+INSERT INTO docs_idx(rowid, vector) SELECT id, emb FROM docs;
+SELECT d.id, d.title, round(i.distance, 4) AS distance
+FROM docs_idx AS i JOIN docs AS d ON d.id = i.rowid
+WHERE i.vector MATCH '[0.1, 0, 1, 0.1]' AND i.k = 3;
+.print 'filtered k-NN (rowid IN a subquery): never short, exact when the filter is selective'
+SELECT rowid, round(distance, 4) AS distance FROM docs_idx
+WHERE vector MATCH '[0.1, 0, 1, 0.1]' AND k = 3 AND rowid IN (SELECT id FROM docs WHERE topic = 'coffee');
+.print 'a rolled-back insert leaves no trace; vecgraph_check audits the stored graph'
+BEGIN;
+INSERT INTO docs_idx(rowid, vector) VALUES (99, '[0.1, 0, 1, 0.1]');
+SELECT 'inside the transaction' AS seen, rowid FROM docs_idx WHERE vector MATCH '[0.1, 0, 1, 0.1]' AND k = 1;
+ROLLBACK;
+SELECT 'after ROLLBACK' AS seen, rowid FROM docs_idx WHERE vector MATCH '[0.1, 0, 1, 0.1]' AND k = 1;
+SELECT vecgraph_check('docs_idx') AS check_result;
+
+.print ''
+.print '== 5. The hybrid executor: every batch is dispatched, measured and explained'
 CREATE TABLE big(id INTEGER PRIMARY KEY, emb BLOB);
 WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 50000)
 INSERT INTO big SELECT i, vec_f32(json_array(sin(i), cos(i), sin(i * 0.5), cos(i * 0.25), (i % 100) / 100.0, 1)) FROM s;
