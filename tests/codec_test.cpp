@@ -161,6 +161,11 @@ TEST(Json, ParsesAndRejects) {
   EXPECT_EQ(v->object[1].second.string, "x\xc3\xa9\n");
   EXPECT_TRUE(v->object[4].second.is_int);
   EXPECT_EQ(v->object[4].second.integer, 9007199254740993LL);
+  auto big = json::Parse("[1e999, -1e999, 1e-999]");
+  ASSERT_TRUE(big.ok());
+  EXPECT_TRUE(std::isinf(big->array[0].number) && big->array[0].number > 0);
+  EXPECT_TRUE(std::isinf(big->array[1].number) && big->array[1].number < 0);
+  EXPECT_EQ(big->array[2].number, 0.0);
   EXPECT_FALSE(json::Parse("{\"a\":1,}").ok());
   EXPECT_FALSE(json::Parse("[01]").ok());
   EXPECT_FALSE(json::Parse("[1] 2").ok());

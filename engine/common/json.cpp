@@ -1,6 +1,7 @@
 #include "engine/common/json.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <cmath>
 
 namespace vecgraph::json {
@@ -99,10 +100,10 @@ class Parser {
     v->type = Value::Type::kNumber;
     const char* b = s_.data() + start;
     const char* e = s_.data() + i_;
-    std::from_chars(b, e, v->number, std::chars_format::general);  // out of range → ±inf/0 below
-    if (!std::isfinite(v->number)) {
-      v->number = (*b == '-') ? -HUGE_VAL : HUGE_VAL;
-    }
+    // strtod on a terminated copy: overflow gives ±HUGE_VAL (callers reject non-finite values),
+    // underflow gives 0 — from_chars would leave the value untouched on either.
+    std::string token(b, e);
+    v->number = std::strtod(token.c_str(), nullptr);
     if (integral) {
       auto r = std::from_chars(b, e, v->integer);
       v->is_int = r.ec == std::errc() && r.ptr == e;

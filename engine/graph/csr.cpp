@@ -1,47 +1,34 @@
 // engine/graph/csr.cpp — building the CSR/CSC graph (csr.h explains the layout and the order).
 #include "engine/graph/csr.h"
 
-#include <oneapi/tbb/blocked_range.h>
-#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_sort.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cfloat>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "engine/executor/executor.h"
+#include "engine/graph/parallel.h"
 
 namespace vecgraph::graph {
 namespace {
 
 std::atomic<uint64_t> g_next_uid{1};
 
-// Use a direct id → index table when the id range is at most this many times the number of
-// endpoints (and below kMaxDirectRange entries); otherwise sort.
-constexpr uint64_t kDirectRangeFactor = 4;
+// Use a direct id → index table (4 bytes per id in the range) when the id range is at most
+// kDirectRangeFactor × the number of endpoints, or below kMinDirectRange, and never above
+// kMaxDirectRange; otherwise sort the endpoints.
+constexpr uint64_t kDirectRangeFactor = 1;
 constexpr uint64_t kMinDirectRange = uint64_t{1} << 20;
-constexpr uint64_t kMaxDirectRange = uint64_t{1} << 31;
+constexpr uint64_t kMaxDirectRange = uint64_t{1} << 30;
 // Parallel parts split work into chunks of about this many items.
 constexpr size_t kChunkItems = size_t{1} << 16;
 // At most this many histograms in a counting sort (memory: chunks × n × 8 bytes).
 constexpr size_t kMaxSortChunks = 8;
-
-// Runs fn(chunk, begin, end) over the fixed chunks of [0, n): the result must not depend on how
-// chunks are scheduled (each chunk writes its own outputs).
-template <class Fn>
-void ForChunks(exec::Executor& ex, size_t n_chunks, Fn&& fn) {
-  if (n_chunks <= 1 || ex.cpu().threads() == 1) {
-    for (size_t c = 0; c < n_chunks; ++c) fn(c);
-    return;
-  }
-  ex.cpu().Execute([&] {
-    tbb::parallel_for(tbb::blocked_range<size_t>(0, n_chunks, 1), [&](const tbb::blocked_range<size_t>& r) {
-      for (size_t c = r.begin(); c < r.end(); ++c) fn(c);
-    });
-  });
-}
 
 size_t ChunksFor(size_t items) { return std::max<size_t>(1, (items + kChunkItems - 1) / kChunkItems); }
 

@@ -1,0 +1,345 @@
+// bench/hnsw_bench.cpp — HNSW engine benchmark (plain main; driven by bench/hnsw_compare.py).
+//
+// Reads raw little-endian float32 files (base n × dim, queries nq × dim) and an int32 ground
+// truth (nq × gt_k nearest base indices, computed by the driver in float64), builds the index
+// with each thread count (rowid = base row index), checks that all builds are identical, then
+// measures on one thread: QPS and recall@k for each ef; SearchBatch QPS on the largest thread
+// count; filtered search (graph vs exact scan) at several selectivities; memory. Prints one JSON
+// object on stdout.
+//
+//   vecgraph_hnsw_bench --base X.f32 --queries Q.f32 --gt GT.i32 --dim 128 [--metric cosine]
+//       [--M 16] [--efc 200] [--threads 1,2] [--ef 10,16,32,64,128] [--k 10] [--gt-k 10]
+//       [--min-seconds 1.0] [--filter 1] [--n N] [--index-file PATH]
+// --index-file: load the index from PATH if it exists (no build; search only), else build and
+// save it there (header + per node: rowid, stored vector, record — the persistence hooks).
+// Times: wall clock, plus process CPU time (cpu_seconds, cpu_qps) to spot a contended machine.
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/executor/cpu_backend.h"
+#include "engine/hnsw/hnsw.h"
+
+using vecgraph::hnsw::HnswConfig;
+using vecgraph::hnsw::HnswHit;
+using vecgraph::hnsw::HnswIndex;
+
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU seconds of the whole process (robust to other processes stealing the cores).
+double CpuNow() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Index file: header bytes (64), then per node: rowid i64, vector bytes, u32 record length, record.
+void SaveIndex(const HnswIndex& idx, const std::string& path) {
+  std::ofstream f(path, std::ios::binary);
+  auto hdr = idx.Header().Encode();
+  f.write(reinterpret_cast<const char*>(hdr.data()), static_cast<std::streamsize>(hdr.size()));
+  (void)idx.ForEachNode([&](int64_t rowid, std::span<const float> v, std::span<const uint8_t> rec) {
+    uint32_t len = static_cast<uint32_t>(rec.size());
+    f.write(reinterpret_cast<const char*>(&rowid), 8);
+    f.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size_bytes()));
+    f.write(reinterpret_cast<const char*>(&len), 4);
+    f.write(reinterpret_cast<const char*>(rec.data()), len);
+    return vecgraph::Status::Ok();
+  });
+}
+
+class FileSource final : public vecgraph::hnsw::RecordSource {
+ public:
+  FileSource(std::vector<uint8_t> bytes, size_t dim) : b_(std::move(bytes)), vbytes_(dim * 4) {}
+  vecgraph::StatusOr<bool> Next(vecgraph::hnsw::NodeRow* row) override {
+    if (at_ >= b_.size()) return false;
+    std::memcpy(&row->rowid, b_.data() + at_, 8);
+    row->vector = {b_.data() + at_ + 8, vbytes_};
+    uint32_t len;
+    std::memcpy(&len, b_.data() + at_ + 8 + vbytes_, 4);
+    row->record = {b_.data() + at_ + 12 + vbytes_, len};
+    at_ += 12 + vbytes_ + len;
+    return true;
+  }
+  size_t at_ = vecgraph::hnsw::kHnswHeaderBytes;
+
+ private:
+  std::vector<uint8_t> b_;
+  size_t vbytes_;
+};
+
+template <typename T>
+std::vector<T> ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) {
+    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+    std::exit(2);
+  }
+  size_t bytes = static_cast<size_t>(f.tellg());
+  f.seekg(0);
+  std::vector<T> v(bytes / sizeof(T));
+  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+  return v;
+}
+
+std::vector<size_t> ParseList(const std::string& s) {
+  std::vector<size_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::stoul(item));
+  return out;
+}
+
+size_t RssBytes() {
+  std::ifstream f("/proc/self/statm");
+  size_t pages_total = 0, pages_res = 0;
+  f >> pages_total >> pages_res;
+  return pages_res * 4096;
+}
+
+uint64_t Fnv(uint64_t h, const void* p, size_t n) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+uint64_t GraphHash(const HnswIndex& idx) {
+  uint64_t h = 1469598103934665603ULL;
+  (void)idx.ForEachNode([&](int64_t rowid, std::span<const float> v, std::span<const uint8_t> rec) {
+    h = Fnv(h, &rowid, sizeof(rowid));
+    h = Fnv(h, v.data(), v.size_bytes());
+    h = Fnv(h, rec.data(), rec.size());
+    return vecgraph::Status::Ok();
+  });
+  return h;
+}
+
+double Recall(const std::vector<HnswHit>& got, const int32_t* gt, size_t k) {
+  std::set<int64_t> truth(gt, gt + k);
+  size_t hit = 0;
+  for (size_t i = 0; i < got.size() && i < k; ++i) hit += truth.count(got[i].rowid);
+  return static_cast<double>(hit) / static_cast<double>(k);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> a = {{"metric", "cosine"}, {"M", "16"},       {"efc", "200"},
+                                          {"threads", "1,2"},   {"ef", "10,16,24,32,48,64,96,128"},
+                                          {"k", "10"},          {"gt-k", "10"},    {"min-seconds", "1.0"},
+                                          {"filter", "1"},      {"n", "0"},
+                                          {"index-file", ""}};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string key = argv[i];
+    if (key.rfind("--", 0) == 0) key = key.substr(2);
+    a[key] = argv[i + 1];
+  }
+  const size_t dim = std::stoul(a["dim"]);
+  std::vector<float> base = ReadFile<float>(a["base"]);
+  std::vector<float> queries = ReadFile<float>(a["queries"]);
+  std::vector<int32_t> gt = ReadFile<int32_t>(a["gt"]);
+  size_t n = base.size() / dim;
+  if (std::stoul(a["n"]) != 0) n = std::min(n, std::stoul(a["n"]));
+  const size_t nq = queries.size() / dim;
+  const size_t k = std::stoul(a["k"]), gt_k = std::stoul(a["gt-k"]);
+  const double min_s = std::stod(a["min-seconds"]);
+
+  HnswConfig cfg;
+  cfg.dim = static_cast<uint32_t>(dim);
+  auto metric = vecgraph::ParseMetric(a["metric"]);
+  if (!metric.ok()) return 2;
+  cfg.metric = *metric;
+  cfg.M = static_cast<uint32_t>(std::stoul(a["M"]));
+  cfg.ef_construction = static_cast<uint32_t>(std::stoul(a["efc"]));
+
+  std::vector<int64_t> rowids(n);
+  for (size_t i = 0; i < n; ++i) rowids[i] = static_cast<int64_t>(i);
+
+  std::string json = "{";
+  auto field = [&](const std::string& key, const std::string& val) {
+    if (json.size() > 1) json += ",";
+    json += "\"" + key + "\":" + val;
+  };
+  field("n", std::to_string(n));
+  field("dim", std::to_string(dim));
+  field("nq", std::to_string(nq));
+
+  std::unique_ptr<HnswIndex> idx;
+  if (!a["index-file"].empty()) {  // search-only runs on a saved index
+    std::ifstream probe(a["index-file"]);
+    if (probe) {
+      std::vector<uint8_t> bytes = ReadFile<uint8_t>(a["index-file"]);
+      auto hdr = vecgraph::hnsw::HnswHeader::Decode({bytes.data(), vecgraph::hnsw::kHnswHeaderBytes});
+      FileSource src(std::move(bytes), dim);
+      double t0 = Now();
+      auto loaded = HnswIndex::Load(*hdr, src);
+      if (!loaded.ok()) {
+        std::fprintf(stderr, "%s\n", loaded.status().message().c_str());
+        return 2;
+      }
+      idx = std::move(*loaded);
+      std::fprintf(stderr, "loaded %s in %.2fs\n", a["index-file"].c_str(), Now() - t0);
+      a["threads"] = "";
+    }
+  }
+  std::string builds = "[";
+  uint64_t first_hash = 0;
+  bool identical = true;
+  for (size_t t : ParseList(a["threads"])) {
+    idx.reset();
+    vecgraph::exec::CpuBackend cpu(static_cast<int>(t));
+    size_t rss0 = RssBytes();
+    auto made = HnswIndex::Create(cfg);
+    if (!made.ok()) {
+      std::fprintf(stderr, "%s\n", made.status().message().c_str());
+      return 2;
+    }
+    idx = std::move(*made);
+    idx->SetCpuBackend(&cpu);
+    double t0 = Now(), c0 = CpuNow();
+    vecgraph::Status st = idx->InsertBatch(rowids, base.data());
+    double secs = Now() - t0, cpu_secs = CpuNow() - c0;
+    if (!st.ok()) {
+      std::fprintf(stderr, "%s\n", st.message().c_str());
+      return 2;
+    }
+    size_t rss1 = RssBytes();
+    idx->SetCpuBackend(nullptr);
+    uint64_t h = GraphHash(*idx);
+    if (builds.size() > 1) builds += ",";
+    else first_hash = h;
+    identical = identical && h == first_hash;
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "{\"threads\":%zu,\"seconds\":%.3f,\"cpu_seconds\":%.3f,\"memory_bytes\":%zu,\"rss_delta\":%zu,"
+                  "\"hash\":\"%016llx\"}",
+                  t, secs, cpu_secs, idx->MemoryBytes(), rss1 > rss0 ? rss1 - rss0 : 0, static_cast<unsigned long long>(h));
+    builds += buf;
+    std::fprintf(stderr, "build threads=%zu %.2fs (cpu %.2fs)\n", t, secs, cpu_secs);
+  }
+  builds += "]";
+  if (!a["index-file"].empty() && builds.size() > 2) SaveIndex(*idx, a["index-file"]);
+  field("builds", builds);
+  if (builds.size() > 2) field("identical", identical ? "true" : "false");
+  if (builds.size() <= 2) field("identical", "true");
+  auto problems = idx->Check();
+  field("check_problems", std::to_string(problems.size()));
+
+  // Single-thread search sweep.
+  vecgraph::exec::CpuBackend one(1);
+  idx->SetCpuBackend(&one);
+  std::string sweep = "[";
+  for (size_t ef : ParseList(a["ef"])) {
+    double rec = 0;
+    uint64_t dists = 0;
+    std::vector<std::vector<HnswHit>> res(nq);
+    size_t reps = 0;
+    double t0 = Now(), c0 = CpuNow(), el = 0;
+    do {
+      for (size_t q = 0; q < nq; ++q) {
+        vecgraph::hnsw::SearchStats ss;
+        auto r = idx->Search({queries.data() + q * dim, dim}, k, ef, &ss);
+        res[q] = std::move(*r);
+        if (reps == 0) dists += ss.distances;
+      }
+      ++reps;
+      el = Now() - t0;
+    } while (el < min_s);
+    double cpu_el = CpuNow() - c0;
+    for (size_t q = 0; q < nq; ++q) rec += Recall(res[q], gt.data() + q * gt_k, k);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s{\"ef\":%zu,\"qps\":%.1f,\"cpu_qps\":%.1f,\"recall\":%.4f,\"distances\":%.1f}",
+                  sweep.size() > 1 ? "," : "", ef, static_cast<double>(reps * nq) / el,
+                  static_cast<double>(reps * nq) / cpu_el, rec / static_cast<double>(nq),
+                  static_cast<double>(dists) / static_cast<double>(nq));
+    sweep += buf;
+    std::fprintf(stderr, "ef=%zu qps=%.0f cpu_qps=%.0f recall=%.4f\n", ef, static_cast<double>(reps * nq) / el,
+                 static_cast<double>(reps * nq) / cpu_el, rec / static_cast<double>(nq));
+  }
+  sweep += "]";
+  field("search", sweep);
+
+  // Batched search on the largest thread count, ef 64.
+  {
+    size_t tmax = 1;
+    for (size_t t : ParseList(a["threads"])) tmax = std::max(tmax, t);
+    vecgraph::exec::CpuBackend cpu(static_cast<int>(tmax));
+    idx->SetCpuBackend(&cpu);
+    size_t reps = 0;
+    double t0 = Now(), el = 0;
+    bool same = true;
+    do {
+      auto r = idx->SearchBatch(queries.data(), nq, k, 64);
+      if (reps == 0) {
+        for (size_t q = 0; q < nq && same; ++q) same = (*r)[q] == *idx->Search({queries.data() + q * dim, dim}, k, 64);
+      }
+      ++reps;
+      el = Now() - t0;
+    } while (el < min_s);
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "{\"threads\":%zu,\"ef\":64,\"qps\":%.1f,\"equals_one_by_one\":%s}", tmax,
+                  static_cast<double>(reps * nq) / el, same ? "true" : "false");
+    field("batch_search", buf);
+    idx->SetCpuBackend(&one);
+  }
+
+  // Filtered search: graph (ef 64) vs exact scan over the allowed set, single thread.
+  if (a["filter"] != "0") {
+    std::string fs = "[";
+    for (double sel : {0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0}) {
+      std::vector<int64_t> allowed_rows;
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t h = (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ULL) >> 40;
+        if (static_cast<double>(h % 100000) < sel * 100000) allowed_rows.push_back(static_cast<int64_t>(i));
+      }
+      auto allowed = idx->MakeAllowedSet(allowed_rows);
+      size_t qn = std::min<size_t>(nq, 200);
+      double rec = 0;
+      size_t short_answers = 0;
+      std::vector<std::vector<HnswHit>> exact(qn);
+      double t0 = Now();
+      for (size_t q = 0; q < qn; ++q) exact[q] = *idx->ExactSearch({queries.data() + q * dim, dim}, k, allowed);
+      double exact_s = (Now() - t0) / static_cast<double>(qn);
+      t0 = Now();
+      for (size_t q = 0; q < qn; ++q) {
+        auto r = *idx->Search({queries.data() + q * dim, dim}, k, 64, allowed);
+        std::set<int64_t> truth;
+        for (const auto& h : exact[q]) truth.insert(h.rowid);
+        size_t hit = 0;
+        for (const auto& h : r) hit += truth.count(h.rowid);
+        rec += exact[q].empty() ? 1.0 : static_cast<double>(hit) / static_cast<double>(exact[q].size());
+        if (r.size() < exact[q].size()) ++short_answers;
+      }
+      double graph_s = (Now() - t0) / static_cast<double>(qn);
+      char buf[300];
+      std::snprintf(buf, sizeof buf,
+                    "%s{\"selectivity\":%g,\"passing\":%zu,\"graph_us\":%.1f,\"exact_us\":%.1f,\"recall\":%.4f,"
+                    "\"short\":%zu,\"exact_when_selective\":%s}",
+                    fs.size() > 1 ? "," : "", sel, allowed.count(), graph_s * 1e6, exact_s * 1e6,
+                    rec / static_cast<double>(qn), short_answers, idx->ExactWhenSelective(allowed.count()) ? "true" : "false");
+      fs += buf;
+      std::fprintf(stderr, "filter sel=%g passing=%zu graph=%.0fus exact=%.0fus recall=%.4f\n", sel, allowed.count(),
+                   graph_s * 1e6, exact_s * 1e6, rec / static_cast<double>(qn));
+    }
+    fs += "]";
+    field("filtered", fs);
+  }
+  idx->SetCpuBackend(nullptr);
+  json += "}";
+  std::printf("%s\n", json.c_str());
+  return identical ? 0 : 1;
+}

@@ -1,0 +1,89 @@
+// engine/hnsw/hnsw_config.h — HNSW index options, limits and build constants.
+//
+// Names follow Malkov & Yashunin, "Efficient and robust approximate nearest neighbor search using
+// Hierarchical Navigable Small World graphs" (TPAMI 2018); the paper's name of each field is
+// given in brackets. The SQL layer maps its options (dim, metric, M, ef_construction, ef_search)
+// onto this struct and calls Validate() before creating an index.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/common/status.h"
+#include "engine/vector/codec.h"
+
+namespace vecgraph::hnsw {
+
+// Internal node ids: dense slots 0..n-1, separate from SQLite rowids (int64).
+using NodeId = uint32_t;
+inline constexpr NodeId kInvalidNode = 0xFFFFFFFFu;
+// Largest number of node slots (tombstones included).
+inline constexpr size_t kMaxNodes = 0xFFFFFFF0u;
+
+inline constexpr uint32_t kMinDim = 1;
+inline constexpr uint32_t kMaxDim = 16000;
+inline constexpr uint32_t kMinM = 2;
+inline constexpr uint32_t kMaxM = 128;
+inline constexpr uint32_t kMaxEf = 1u << 16;
+// Highest level a node can get. With P(level >= L) = M^-L, M >= 2 and a 64-bit hash, levels above
+// 63 cannot occur; the cap also bounds hostile records.
+inline constexpr int kMaxLevel = 63;
+
+// Parallel build: inserts are processed in batches of exactly this many rows (the last batch of a
+// call may be smaller). Each batch searches the graph as it was at the batch start, so the graph
+// depends on this constant and never on the thread count. See docs/hnsw_engine.md.
+inline constexpr size_t kBuildBatchSize = 256;
+
+struct HnswConfig {
+  // [d] Dimensions of every vector. Required (default 0 = unset); 1..16000.
+  uint32_t dim = 0;
+
+  // Distance. Default cosine. Results mean what vec_distance means:
+  //   cosine = 1 − cos similarity (1 against a zero vector); l2 = Euclidean (not squared);
+  //   dot = −a·b. Cosine stores unit vectors (zero stays zero) and searches by inner product.
+  Metric metric = Metric::kCosine;
+
+  // [M, M_max] Links kept per node on levels ≥ 1, and links a new node selects on every level.
+  // Default 16; 2..128. Level 0 keeps up to [M_max0] = 2·M links; the level multiplier
+  // [m_L] is 1/ln(M).
+  uint32_t M = 16;
+
+  // [efConstruction] Candidate list size while inserting. Default 200; 1..65536. The build uses
+  // max(ef_construction, M).
+  uint32_t ef_construction = 200;
+
+  // [ef] Default candidate list size while searching. Default 64; 1..65536. A query uses
+  // max(ef, k).
+  uint32_t ef_search = 64;
+
+  // Seed of the level draw. Not in the paper, which draws l = ⌊−ln(unif(0,1))·m_L⌋ from a global
+  // RNG; here unif(0,1) comes from a hash of (rowid, seed), so a row gets the same level on
+  // every replica and in every thread. Default 100 (hnswlib's default random_seed). Persisted.
+  uint64_t seed = 100;
+
+  // [keepPrunedConnections] (alg. 4): fill a node's links up to its capacity with candidates the
+  // heuristic discarded. Default false, as hnswlib (which also keeps every candidate when there
+  // are fewer than M of them). Persisted: it changes the graph.
+  bool keep_pruned_connections = false;
+
+  // Filtered search (not in the paper). ExactWhenSelective(n) says "scan the n passing rows
+  // exactly" instead of a filtered graph walk when
+  //   n ≤ filter_exact_max_rows, or n ≤ filter_exact_max_fraction × live rows, or
+  //   n · s^0.9 ≤ filter_graph_cost_rows, with s = n / live rows.
+  // The last rule is a cost model: a filtered walk (ef 64) costs about filter_graph_cost_rows ×
+  // s^−0.9 exact row scans, because it must visit ~1/s times more nodes to find ef passing ones.
+  // Fitted on 100k×128 (bench/hnsw_bench.cpp: walk ≈ 170 µs·s^−0.9, scan ≈ 150 ns per row), which
+  // puts the switch near 10% selectivity at 100k rows and 3% at 1M. Runtime only (not persisted).
+  uint64_t filter_exact_max_rows = 1024;
+  double filter_exact_max_fraction = 0.01;
+  double filter_graph_cost_rows = 1100;
+
+  // InvalidArgument naming the bad field, expected range and value found.
+  Status Validate() const;
+
+  uint32_t MaxLinks0() const { return 2 * M; }  // [M_max0]
+  uint32_t MaxLinks() const { return M; }       // [M_max]
+  uint32_t EfConstruction() const { return ef_construction < M ? M : ef_construction; }
+};
+
+}  // namespace vecgraph::hnsw

@@ -1,0 +1,248 @@
+// engine/hnsw/hnsw_internal.h — private to engine/hnsw/*.cpp: per-thread search scratch, the
+// distance helpers and the hot search loops (templates shared by search and build).
+//
+// Search loop (paper alg. 2, hnswlib's searchBaseLayer with its filter semantics):
+//   - `cand` is a min-heap of nodes to expand, `top` a max-heap of the best ef *eligible* nodes.
+//     Ineligible nodes (tombstones, filtered out, members of the batch being inserted) are still
+//     expanded — they route — but never enter `top`. The walk stops when the closest candidate
+//     is farther than the worst of a full `top`; while `top` is not full it keeps going, so a
+//     filtered search returns ef results whenever that many eligible nodes are reachable.
+//   - Expanding a node: one pass over its link list marks the unvisited neighbours and prefetches
+//     the first cache line of each of their vectors, then a second pass computes the distances
+//     with the dispatched pairwise kernel, prefetching the rest of the vector two ahead. Gathering
+//     first lets the memory system fetch up to 2·M vectors at once instead of one at a time.
+//   - Heaps compare distances only. Equal distances keep the order the operations produce, which
+//     depends on link order and never on internal ids, so a reloaded index walks identically.
+#pragma once
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "engine/executor/cpu_backend.h"
+#include "engine/executor/executor.h"
+#include "engine/hnsw/hnsw.h"
+#include "kernels/cpu/distance.h"
+
+namespace vecgraph::hnsw {
+
+using Cand = HnswIndex::Cand;
+static_assert(sizeof(Cand) == 8, "heap entries stay 8 bytes");
+static_assert(sizeof(NodeId) == 4 && kInvalidNode == 0xFFFFFFFFu);
+static_assert(sizeof(float) == 4);
+
+inline constexpr float kInf = std::numeric_limits<float>::infinity();
+// Most cache lines prefetched per neighbour vector (longer vectors rely on the hardware
+// prefetcher past this point).
+inline constexpr size_t kPrefetchLines = 8;
+
+inline void PrefetchRead(const void* p) { __builtin_prefetch(p, 0, 3); }
+
+// Expanding a node prefetches the first line of every unvisited neighbour's vector while it
+// gathers them, then the rest of vector i + kPrefetchAhead while it scores vector i: at most
+// ~2·M + kPrefetchLines lines in flight, which the miss buffers can hold (prefetching every line
+// of every neighbour up front stalled on them; bench/hnsw_bench.cpp measured both).
+inline constexpr size_t kPrefetchAhead = 2;
+
+inline void PrefetchLines(const float* v, size_t dim, size_t from, size_t to) {
+  const char* p = reinterpret_cast<const char*>(v);
+  size_t lines = std::min((dim * sizeof(float) + kCacheLine - 1) / kCacheLine, kPrefetchLines);
+  if (to > lines) to = lines;
+  for (size_t i = from; i < to; ++i) PrefetchRead(p + i * kCacheLine);
+}
+
+// Internal ordering distance: −a·b (cosine on unit vectors, dot) or squared L2. NaN (inf − inf
+// on huge finite inputs) becomes +inf so heaps keep a strict weak order.
+template <bool kIp>
+inline float RawDist(const kernels::KernelTable* kt, const float* a, const float* b, size_t dim) {
+  float d = kIp ? -kt->dot(a, b, dim) : kt->l2sq(a, b, dim);
+  return d == d ? d : kInf;
+}
+
+// Heap orders as function objects (a function pointer would not be inlined by std::push_heap).
+struct MaxCmpT {
+  bool operator()(const Cand& a, const Cand& b) const { return a.d < b.d; }
+};
+struct MinCmpT {
+  bool operator()(const Cand& a, const Cand& b) const { return a.d > b.d; }
+};
+inline constexpr MaxCmpT MaxCmp{};  // max-heap
+inline constexpr MinCmpT MinCmp{};  // min-heap
+
+struct HnswIndex::SearchContext {
+  std::vector<uint16_t> tags;  // visited set: tags[id] == epoch ⇔ visited in this walk
+  uint16_t epoch = 0;
+  std::vector<Cand> top, cand;
+  std::vector<NodeId> fresh;
+  std::vector<float> qbuf, gather, dists, scratch;
+  std::vector<NodeId> ids;
+  std::vector<Cand> merged, sel, pruned, intra;
+  uint64_t n_dist = 0;
+
+  uint16_t NextTag() {
+    if (++epoch == 0) {
+      std::fill(tags.begin(), tags.end(), uint16_t{0});
+      epoch = 1;
+    }
+    return epoch;
+  }
+  void Fit(size_t n_slots, uint32_t m0, size_t dim) {
+    if (tags.size() < n_slots) tags.resize(n_slots + n_slots / 8 + 64, 0);
+    if (fresh.size() < m0) fresh.resize(m0);
+    if (qbuf.size() < dim) qbuf.resize(dim);
+  }
+  size_t bytes() const {
+    return tags.capacity() * 2 + (top.capacity() + cand.capacity() + merged.capacity() + sel.capacity() +
+                                  pruned.capacity() + intra.capacity()) * sizeof(Cand) +
+           (fresh.capacity() + ids.capacity()) * 4 +
+           (qbuf.capacity() + gather.capacity() + dists.capacity() + scratch.capacity()) * 4;
+  }
+};
+
+// Takes a pooled context; returns it to the pool on scope exit.
+class ContextLease {
+ public:
+  explicit ContextLease(const HnswIndex* idx) : idx_(idx), c_(idx->AcquireContext()) {}
+  ~ContextLease() { idx_->ReleaseContext(c_); }
+  ContextLease(const ContextLease&) = delete;
+  ContextLease& operator=(const ContextLease&) = delete;
+  HnswIndex::SearchContext& operator*() const { return *c_; }
+  HnswIndex::SearchContext* operator->() const { return c_; }
+
+ private:
+  const HnswIndex* idx_;
+  HnswIndex::SearchContext* c_;
+};
+
+template <bool kIp>
+NodeId HnswIndex::GreedyDescend(SearchContext& ctx, const float* q, NodeId ep, float* ep_d, int from_level,
+                                int to_level) const {
+  NodeId cur = ep;
+  float cd = *ep_d;
+  uint64_t nd = 0;
+  for (int l = from_level; l > to_level; --l) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      const uint32_t* lst = Links(cur, l);
+      for (uint32_t j = 0; j < m_; ++j) {
+        NodeId v = lst[j];
+        if (v == kInvalidNode) break;
+        float d = RawDist<kIp>(kt_, q, Vec(v), dim_);
+        ++nd;
+        if (d < cd) {
+          cd = d;
+          cur = v;
+          changed = true;
+        }
+      }
+    }
+  }
+  ctx.n_dist += nd;
+  *ep_d = cd;
+  return cur;
+}
+
+template <bool kIp, bool kLevel0, typename Elig>
+void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float ep_d, int level, size_t ef,
+                            const Elig& elig) const {
+  uint16_t* tags = ctx.tags.data();
+  const uint16_t tag = ctx.NextTag();
+  std::vector<Cand>& top = ctx.top;
+  std::vector<Cand>& cand = ctx.cand;
+  top.clear();
+  cand.clear();
+  tags[ep] = tag;
+  cand.push_back({ep_d, ep});
+  float bound = kInf;
+  if (elig(ep)) {
+    top.push_back({ep_d, ep});
+    bound = ep_d;
+  }
+  const uint32_t cap = Cap(level);
+  NodeId* fresh = ctx.fresh.data();
+  const kernels::KernelTable* kt = kt_;
+  const size_t dim = dim_;
+  const float* base = vecs_.data();
+  uint64_t nd = 0;
+  while (!cand.empty()) {
+    const Cand c = cand.front();
+    if (c.d > bound && top.size() >= ef) break;
+    std::pop_heap(cand.begin(), cand.end(), MinCmp);
+    cand.pop_back();
+    const uint32_t* lst = kLevel0 ? links0_.data() + static_cast<size_t>(c.id) * m0_ : Links(c.id, level);
+    size_t nf = 0;
+    for (uint32_t j = 0; j < cap; ++j) {
+      const NodeId v = lst[j];
+      if (v == kInvalidNode) break;
+      if (tags[v] == tag) continue;
+      tags[v] = tag;
+      fresh[nf++] = v;
+      PrefetchRead(base + static_cast<size_t>(v) * dim);
+    }
+    nd += nf;
+    for (size_t i = 0; i < nf; ++i) {
+      const NodeId v = fresh[i];
+      if (i + kPrefetchAhead < nf) {
+        PrefetchLines(base + static_cast<size_t>(fresh[i + kPrefetchAhead]) * dim, dim, 1, kPrefetchLines);
+      }
+      const float d = RawDist<kIp>(kt, q, base + static_cast<size_t>(v) * dim, dim);
+      if (top.size() < ef || d < bound) {
+        cand.push_back({d, v});
+        std::push_heap(cand.begin(), cand.end(), MinCmp);
+        if (kLevel0) PrefetchRead(links0_.data() + static_cast<size_t>(cand.front().id) * m0_);
+        if (elig(v)) {
+          top.push_back({d, v});
+          std::push_heap(top.begin(), top.end(), MaxCmp);
+          if (top.size() > ef) {
+            std::pop_heap(top.begin(), top.end(), MaxCmp);
+            top.pop_back();
+          }
+          bound = top.front().d;
+        }
+      }
+    }
+  }
+  ctx.n_dist += nd;
+}
+
+template <typename Elig>
+void HnswIndex::SearchLayerAny(SearchContext& ctx, const float* q, NodeId ep, float ep_d, int level, size_t ef,
+                               const Elig& elig) const {
+  if (ip_) {
+    if (level == 0) SearchLayer<true, true>(ctx, q, ep, ep_d, level, ef, elig);
+    else SearchLayer<true, false>(ctx, q, ep, ep_d, level, ef, elig);
+  } else {
+    if (level == 0) SearchLayer<false, true>(ctx, q, ep, ep_d, level, ef, elig);
+    else SearchLayer<false, false>(ctx, q, ep, ep_d, level, ef, elig);
+  }
+}
+
+inline NodeId HnswIndex::Descend(SearchContext& ctx, const float* q, NodeId ep, float* ep_d, int from_level,
+                                 int to_level) const {
+  return ip_ ? GreedyDescend<true>(ctx, q, ep, ep_d, from_level, to_level)
+             : GreedyDescend<false>(ctx, q, ep, ep_d, from_level, to_level);
+}
+
+// Runs fn(begin, end) over [0, n) on the CPU backend's private arena; serially on one thread
+// (CpuBackend::Execute with one thread would run nested TBB loops on the default arena).
+template <typename Fn>
+void HnswIndex::ParallelFor(size_t n, size_t grain, Fn&& fn) const {
+  if (n == 0) return;
+  exec::CpuBackend& cpu = cpu_ != nullptr ? *cpu_ : exec::Executor::Global().cpu();
+  if (cpu.threads() <= 1 || n <= grain) {
+    fn(size_t{0}, n);
+    return;
+  }
+  cpu.Execute([&] {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, n, grain),
+                      [&](const tbb::blocked_range<size_t>& r) { fn(r.begin(), r.end()); });
+  });
+}
+
+}  // namespace vecgraph::hnsw

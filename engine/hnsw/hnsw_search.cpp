@@ -1,0 +1,319 @@
+// engine/hnsw/hnsw_search.cpp — k-NN search: graph search (unfiltered, bitset, predicate), exact
+// scan, batched search, the heuristic neighbour selection and the filter-strategy helper.
+//
+// A graph search: greedy descent from the entry point through the upper levels (ef = 1), then
+// the ef-search on level 0 (hnsw_internal.h). The best ef eligible nodes get their reported
+// distances from the batch kernels (BatchDistances over their gathered stored vectors, the
+// same values ExactSearch computes), then are sorted by (distance, rowid) and cut to k. If the
+// walk found fewer than k eligible nodes while at least k exist (a disconnected remnant after
+// deletes, a very selective filter), the answer comes from an exact scan instead.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/hnsw/hnsw_internal.h"
+#include "engine/vector/distance.h"
+#include "kernels/cpu/topk.h"
+
+namespace vecgraph::hnsw {
+
+namespace {
+
+// Rows per exact-scan block (gathered or contiguous) and per parallel task.
+constexpr size_t kExactBlock = 128;
+constexpr size_t kExactParallelRows = 16384;
+
+bool HitLess(const HnswHit& a, const HnswHit& b) {
+  return a.distance < b.distance || (a.distance == b.distance && a.rowid < b.rowid);
+}
+
+template <typename Fn>
+auto Guard(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("hnsw: ") + e.what());
+  } catch (...) {
+    return Status::Internal("hnsw: unknown exception");
+  }
+}
+
+}  // namespace
+
+void HnswIndex::SortCands(std::vector<Cand>* c, size_t keep) const {
+  auto less = [this](const Cand& a, const Cand& b) {
+    return a.d < b.d || (a.d == b.d && rowid_[a.id] < rowid_[b.id]);
+  };
+  if (c->size() > keep) {
+    std::nth_element(c->begin(), c->begin() + static_cast<std::ptrdiff_t>(keep), c->end(), less);
+    c->resize(keep);
+  }
+  std::sort(c->begin(), c->end(), less);
+}
+
+// Paper alg. 4 (hnswlib getNeighborsByHeuristic2): walk the candidates closest first and keep
+// one unless it is closer to an already kept neighbour than to the base. Fewer than m
+// candidates: keep them all (hnswlib). keepPrunedConnections fills up with discarded ones.
+void HnswIndex::SelectNeighbors(const std::vector<Cand>& cands, size_t m, std::vector<Cand>* out,
+                                std::vector<Cand>* pruned) const {
+  out->clear();
+  if (cands.size() < m) {
+    out->assign(cands.begin(), cands.end());
+    return;
+  }
+  pruned->clear();
+  for (const Cand& c : cands) {
+    if (out->size() >= m) break;
+    const float* cv = Vec(c.id);
+    bool good = true;
+    for (const Cand& s : *out) {
+      float d = ip_ ? RawDist<true>(kt_, cv, Vec(s.id), dim_) : RawDist<false>(kt_, cv, Vec(s.id), dim_);
+      if (d < c.d) {
+        good = false;
+        break;
+      }
+    }
+    if (good) {
+      out->push_back(c);
+    } else if (cfg_.keep_pruned_connections) {
+      pruned->push_back(c);
+    }
+  }
+  if (cfg_.keep_pruned_connections) {
+    for (const Cand& c : *pruned) {
+      if (out->size() >= m) break;
+      out->push_back(c);
+    }
+  }
+}
+
+void HnswIndex::Report(SearchContext& ctx, const float* q, float q_norm, const NodeId* ids, size_t n,
+                       float* out) const {
+  if (n == 0) return;
+  ctx.gather.resize(n * dim_);
+  ctx.scratch.resize(n);
+  for (size_t i = 0; i < n; ++i) std::memcpy(ctx.gather.data() + i * dim_, Vec(ids[i]), dim_ * sizeof(float));
+  BatchDistances(*kt_, cfg_.metric, q, q_norm, ctx.gather.data(), n, dim_, out, ctx.scratch.data());
+}
+
+Status HnswIndex::CheckAllowed(const AllowedSet& s) const {
+  if (s.owner_ != this || s.generation_ != generation_) {
+    return Status::InvalidArgument("hnsw: the allowed-row set is stale (made before the index ids changed)");
+  }
+  return Status::Ok();
+}
+
+AllowedSet HnswIndex::MakeAllowedSet(std::span<const int64_t> rowids) const {
+  std::shared_lock lock(mu_);
+  AllowedSet s;
+  s.owner_ = this;
+  s.generation_ = generation_;
+  s.bits_.assign((n_ + 63) / 64, 0);
+  for (int64_t r : rowids) {
+    NodeId id = map_.Find(r);
+    if (id == kInvalidNode || !Live(id)) continue;
+    uint64_t bit = uint64_t{1} << (id % 64);
+    if ((s.bits_[id / 64] & bit) == 0) {
+      s.bits_[id / 64] |= bit;
+      ++s.count_;
+    }
+  }
+  return s;
+}
+
+bool HnswIndex::ExactWhenSelective(size_t n_passing) const {
+  std::shared_lock lock(mu_);
+  const double n = static_cast<double>(n_passing), live = static_cast<double>(live_);
+  if (n_passing <= cfg_.filter_exact_max_rows || n <= cfg_.filter_exact_max_fraction * live) return true;
+  if (live_ == 0) return true;
+  const double s = std::min(1.0, n / live);
+  return n * std::pow(s, 0.9) <= cfg_.filter_graph_cost_rows;
+}
+
+// Brute force over live nodes that pass (pass == null: all; allowed: bitset). Blocks of
+// contiguous rows go straight to the batch kernel; sparse blocks are gathered first (the kernel
+// computes each row the same way in either case).
+std::vector<HnswHit> HnswIndex::ExactLocked(const float* q, float q_norm, size_t k,
+                                            const std::function<bool(NodeId)>* pass,
+                                            const AllowedSet* allowed) const {
+  n_exact_.fetch_add(1, std::memory_order_relaxed);
+  if (k == 0 || live_ == 0) return {};
+  auto scan = [&](size_t begin, size_t end, kernels::TopK* topk) {
+    std::vector<float> gather, dists(kExactBlock), scratch(kExactBlock);
+    NodeId ids[kExactBlock];
+    for (size_t b = begin; b < end; b += kExactBlock) {
+      size_t e = std::min(end, b + kExactBlock);
+      size_t n = 0;
+      for (size_t i = b; i < e; ++i) {
+        NodeId id = static_cast<NodeId>(i);
+        if (!Live(id)) continue;
+        if (allowed != nullptr && !allowed->Test(id)) continue;
+        if (pass != nullptr && !(*pass)(id)) continue;
+        ids[n++] = id;
+      }
+      if (n == 0) continue;
+      if (2 * n >= e - b) {
+        BatchDistances(*kt_, cfg_.metric, q, q_norm, Vec(static_cast<NodeId>(b)), e - b, dim_, dists.data(),
+                       scratch.data());
+        for (size_t j = 0; j < n; ++j) topk->Push(dists[ids[j] - b], rowid_[ids[j]]);
+      } else {
+        gather.resize(n * dim_);
+        for (size_t j = 0; j < n; ++j) std::memcpy(gather.data() + j * dim_, Vec(ids[j]), dim_ * sizeof(float));
+        BatchDistances(*kt_, cfg_.metric, q, q_norm, gather.data(), n, dim_, dists.data(), scratch.data());
+        for (size_t j = 0; j < n; ++j) topk->Push(dists[j], rowid_[ids[j]]);
+      }
+    }
+  };
+  kernels::TopK best(k);
+  size_t parts = (n_ + kExactParallelRows - 1) / kExactParallelRows;
+  if (pass == nullptr && parts > 1) {
+    std::vector<kernels::TopK> local(parts, kernels::TopK(k));
+    ParallelFor(parts, 1, [&](size_t pb, size_t pe) {
+      for (size_t p = pb; p < pe; ++p) {
+        scan(p * kExactParallelRows, std::min(n_, (p + 1) * kExactParallelRows), &local[p]);
+      }
+    });
+    for (const auto& t : local) best.Merge(t);
+  } else {
+    scan(0, n_, &best);
+  }
+  std::vector<HnswHit> out;
+  for (const kernels::Neighbor& nb : best.Sorted()) out.push_back({nb.id, nb.distance});
+  return out;
+}
+
+template <typename Elig>
+StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, size_t k, size_t ef,
+                                                     const Elig& elig, size_t passing_hint,
+                                                     const std::function<bool(NodeId)>& exact_pass,
+                                                     SearchStats* stats) const {
+  // Caller holds the shared lock and has checked q.
+  n_searches_.fetch_add(1, std::memory_order_relaxed);
+  if (stats != nullptr) *stats = SearchStats{};
+  if (k == 0 || live_ == 0 || entry_ == kInvalidNode) return std::vector<HnswHit>{};
+  ContextLease ctx(this);
+  float q_norm = 0;
+  bool zero = false;
+  PrepareQuery(q.data(), ctx->qbuf.data(), &q_norm, &zero);
+  const std::function<bool(NodeId)>* pass = exact_pass ? &exact_pass : nullptr;
+  if (zero) {  // cosine against a zero query: every distance is 1, the answer is the smallest rowids
+    if (stats != nullptr) stats->exact = true;
+    return ExactLocked(q.data(), q_norm, k, pass, nullptr);
+  }
+  const float* qi = ctx->qbuf.data();
+  size_t eff = std::max<size_t>(ef != 0 ? ef : cfg_.ef_search, k);
+  ctx->n_dist = 0;
+  float ep_d = DistTo(qi, entry_);
+  NodeId ep = Descend(*ctx, qi, entry_, &ep_d, max_level_, 0);
+  SearchLayerAny(*ctx, qi, ep, ep_d, 0, eff, elig);
+  size_t n = ctx->top.size();
+  ctx->ids.resize(n);
+  for (size_t i = 0; i < n; ++i) ctx->ids[i] = ctx->top[i].id;
+  ctx->dists.resize(n);
+  Report(*ctx, q.data(), q_norm, ctx->ids.data(), n, ctx->dists.data());
+  std::vector<HnswHit> hits(n);
+  for (size_t i = 0; i < n; ++i) hits[i] = {rowid_[ctx->ids[i]], ctx->dists[i]};
+  std::sort(hits.begin(), hits.end(), HitLess);
+  if (hits.size() > k) hits.resize(k);
+  n_search_dist_.fetch_add(ctx->n_dist, std::memory_order_relaxed);
+  if (stats != nullptr) stats->distances = ctx->n_dist;
+  if (hits.size() < std::min(k, passing_hint)) {
+    if (stats != nullptr) stats->exact = true;
+    return ExactLocked(q.data(), q_norm, k, pass, nullptr);
+  }
+  return hits;
+}
+
+StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_t k, size_t ef,
+                                                 SearchStats* stats) const {
+  VG_RETURN_IF_ERROR(CheckQuery(q));
+  return Guard([&]() -> StatusOr<std::vector<HnswHit>> {
+    std::shared_lock lock(mu_);
+    const uint8_t* flags = flags_.data();
+    auto elig = [flags](NodeId v) { return (flags[v] & kFlagTomb) == 0; };
+    return SearchImpl(q, k, ef, elig, live_, {}, stats);
+  });
+}
+
+StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_t k, size_t ef,
+                                                 const AllowedSet& allowed, SearchStats* stats) const {
+  VG_RETURN_IF_ERROR(CheckQuery(q));
+  return Guard([&]() -> StatusOr<std::vector<HnswHit>> {
+    std::shared_lock lock(mu_);
+    VG_RETURN_IF_ERROR(CheckAllowed(allowed));
+    if (allowed.count() == 0) return std::vector<HnswHit>{};
+    auto elig = [&allowed](NodeId v) { return allowed.Test(v); };
+    std::function<bool(NodeId)> pass = [&allowed](NodeId v) { return allowed.Test(v); };
+    return SearchImpl(q, k, ef, elig, allowed.count(), pass, stats);
+  });
+}
+
+StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_t k, size_t ef,
+                                                 const RowidFilter& filter, SearchStats* stats) const {
+  VG_RETURN_IF_ERROR(CheckQuery(q));
+  if (!filter) return Search(q, k, ef, stats);
+  return Guard([&]() -> StatusOr<std::vector<HnswHit>> {
+    std::shared_lock lock(mu_);
+    const uint8_t* flags = flags_.data();
+    const int64_t* rowids = rowid_.data();
+    auto elig = [&](NodeId v) { return (flags[v] & kFlagTomb) == 0 && filter(rowids[v]); };
+    std::function<bool(NodeId)> pass = [&](NodeId v) { return filter(rowids[v]); };
+    // Unknown passing count: any short answer falls back to the exact scan (which finds them all).
+    return SearchImpl(q, k, ef, elig, SIZE_MAX, pass, stats);
+  });
+}
+
+StatusOr<std::vector<HnswHit>> HnswIndex::ExactSearch(std::span<const float> q, size_t k) const {
+  VG_RETURN_IF_ERROR(CheckQuery(q));
+  return Guard([&]() -> StatusOr<std::vector<HnswHit>> {
+    std::shared_lock lock(mu_);
+    return ExactLocked(q.data(), static_cast<float>(Norm(q.data(), dim_)), k, nullptr, nullptr);
+  });
+}
+
+StatusOr<std::vector<HnswHit>> HnswIndex::ExactSearch(std::span<const float> q, size_t k,
+                                                      const AllowedSet& allowed) const {
+  VG_RETURN_IF_ERROR(CheckQuery(q));
+  return Guard([&]() -> StatusOr<std::vector<HnswHit>> {
+    std::shared_lock lock(mu_);
+    VG_RETURN_IF_ERROR(CheckAllowed(allowed));
+    return ExactLocked(q.data(), static_cast<float>(Norm(q.data(), dim_)), k, nullptr, &allowed);
+  });
+}
+
+StatusOr<std::vector<HnswHit>> HnswIndex::ExactSearch(std::span<const float> q, size_t k,
+                                                      const RowidFilter& filter) const {
+  VG_RETURN_IF_ERROR(CheckQuery(q));
+  if (!filter) return ExactSearch(q, k);
+  return Guard([&]() -> StatusOr<std::vector<HnswHit>> {
+    std::shared_lock lock(mu_);
+    std::function<bool(NodeId)> pass = [&](NodeId v) { return filter(rowid_[v]); };
+    return ExactLocked(q.data(), static_cast<float>(Norm(q.data(), dim_)), k, &pass, nullptr);
+  });
+}
+
+StatusOr<std::vector<std::vector<HnswHit>>> HnswIndex::SearchBatch(const float* queries, size_t nq, size_t k,
+                                                                   size_t ef) const {
+  if (nq > 0 && queries == nullptr) return Status::InvalidArgument("hnsw: search batch: null queries");
+  for (size_t i = 0; i < nq; ++i) {
+    Status st = CheckQuery({queries + i * dim_, dim_});
+    if (!st.ok()) return st.WithPrefix(StrFormat("query %zu: ", i));
+  }
+  return Guard([&]() -> StatusOr<std::vector<std::vector<HnswHit>>> {
+    std::shared_lock lock(mu_);
+    std::vector<std::vector<HnswHit>> out(nq);
+    const uint8_t* flags = flags_.data();
+    auto elig = [flags](NodeId v) { return (flags[v] & kFlagTomb) == 0; };
+    ParallelFor(nq, 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        auto r = SearchImpl(std::span<const float>(queries + i * dim_, dim_), k, ef, elig, live_, {}, nullptr);
+        out[i] = std::move(r.value());  // SearchImpl only fails by exception
+      }
+    });
+    return out;
+  });
+}
+
+}  // namespace vecgraph::hnsw
