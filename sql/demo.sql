@@ -55,7 +55,22 @@ SELECT 'after ROLLBACK' AS seen, rowid FROM docs_idx WHERE vector MATCH '[0.1, 0
 SELECT vecgraph_check('docs_idx') AS check_result;
 
 .print ''
-.print '== 5. The hybrid executor: every batch is dispatched, measured and explained'
+.print '== 5. Associative recall: what is similar, then what is associated'
+CREATE TABLE links(src INTEGER, dst INTEGER, weight REAL);
+INSERT INTO links VALUES (1, 2, 0.9), (2, 6, 0.7), (6, 5, 0.6), (5, 4, 0.8), (3, 1, 0.3), (4, 3, 0.2);
+.print 'the worked example of docs/spread_activation.md: seeds [1], threshold 0.1'
+CREATE TABLE ex(src INTEGER, dst INTEGER, weight REAL);
+INSERT INTO ex VALUES (1,2,.8), (1,3,.4), (2,4,.5), (3,4,1.0), (4,1,.9), (4,5,.6);
+SELECT node, round(activation, 6) AS activation, depth FROM spread_activation('ex', '[1]', '{"threshold": 0.1}');
+.print 'seeds = the 2 nearest documents to a "running" query, weighted by similarity; then follow the links'
+SELECT a.node, d.title, round(a.activation, 4) AS activation, a.depth
+FROM spread_activation('links',
+       (SELECT json_group_object(rowid, 1 - distance) FROM docs_idx WHERE vector MATCH '[0.1, 0, 1, 0.1]' AND k = 2),
+       '{"decay": 0.5, "threshold": 0.05, "max_hops": 3}') AS a
+JOIN docs AS d ON d.id = a.node;
+
+.print ''
+.print '== 6. The hybrid executor: every batch is dispatched, measured and explained'
 CREATE TABLE big(id INTEGER PRIMARY KEY, emb BLOB);
 WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 50000)
 INSERT INTO big SELECT i, vec_f32(json_array(sin(i), cos(i), sin(i * 0.5), cos(i * 0.25), (i % 100) / 100.0, 1)) FROM s;
