@@ -34,6 +34,26 @@ import datagen  # noqa: E402
 DATA_DIR = os.path.join(BENCH_DIR, ".data")
 
 
+def machine_busy_seconds():
+    """CPU seconds all processes used so far (/proc/stat user+nice+system+irq+softirq)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:8]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) / os.sysconf("SC_CLK_TCK")
+
+
+class Contention:
+    """Wall time, own CPU time and other processes' CPU time over a with-block."""
+
+    def __enter__(self):
+        self.t0, self.c0, self.m0 = time.perf_counter(), time.process_time(), machine_busy_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        self.cpu = time.process_time() - self.c0
+        self.other = max(0.0, machine_busy_seconds() - self.m0 - self.cpu)
+
+
 def rss_bytes():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
@@ -77,26 +97,29 @@ def run_hnswlib(X, Q, gt, k, threads, efs, min_seconds, measure_memory):
         p = hnswlib.Index(space="cosine", dim=X.shape[1])
         p.init_index(max_elements=X.shape[0], M=16, ef_construction=200, random_seed=100)
         p.set_num_threads(t)
-        t0 = time.perf_counter()
-        p.add_items(X, np.arange(X.shape[0]))
-        secs = time.perf_counter() - t0
-        build = {"threads": t, "seconds": secs}
+        with Contention() as c:
+            p.add_items(X, np.arange(X.shape[0]))
+        secs = c.wall
+        build = {"threads": t, "seconds": secs, "cpu_seconds": c.cpu, "other_cpu_seconds": c.other}
         if measure_memory:
             build["rss_delta"] = rss_bytes() - r0
         out["builds"].append(build)
-        print(f"[hnswlib] build threads={t} {secs:.2f}s", file=sys.stderr)
+        print(f"[hnswlib] build threads={t} {secs:.2f}s (cpu {c.cpu:.2f}s, other processes {c.other:.2f} cpu-s)",
+              file=sys.stderr)
     p.set_num_threads(1)
     for ef in efs:
         p.set_ef(max(ef, k))
         reps, t0 = 0, time.perf_counter()
-        while True:
-            labels, _ = p.knn_query(Q, k=k)
-            reps += 1
-            el = time.perf_counter() - t0
-            if el >= min_seconds:
-                break
+        with Contention() as c:
+            while True:
+                labels, _ = p.knn_query(Q, k=k)
+                reps += 1
+                el = time.perf_counter() - t0
+                if el >= min_seconds:
+                    break
         rec = recall(labels, gt, k)
-        out["search"].append({"ef": ef, "qps": reps * len(Q) / el, "recall": rec})
+        out["search"].append({"ef": ef, "qps": reps * len(Q) / c.wall, "cpu_qps": reps * len(Q) / c.cpu,
+                              "recall": rec, "other_cpu_fraction": c.other / c.wall})
         print(f"[hnswlib] ef={ef} qps={reps * len(Q) / el:.0f} recall={rec:.4f}", file=sys.stderr)
     return out
 
@@ -109,6 +132,15 @@ def run_vecgraph(bench, paths, dim, k, threads, efs, min_seconds, with_filter):
     if res.returncode not in (0, 1):
         raise SystemExit(f"vecgraph bench failed: {res.returncode}")
     return json.loads(res.stdout)
+
+
+def wait_quiet(max_load, max_wait_s):
+    """Waits (at most max_wait_s) until the 1-minute load average is below max_load."""
+    if max_load <= 0:
+        return
+    t0 = time.time()
+    while os.getloadavg()[0] >= max_load and time.time() - t0 < max_wait_s:
+        time.sleep(5)
 
 
 def best_qps_at(search, target):
@@ -143,6 +175,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--min-seconds", type=float, default=1.0)
     ap.add_argument("--skip-hnswlib", action="store_true")
+    ap.add_argument("--wait-quiet", type=float, default=0.0,
+                    help="before each system's run, wait (≤ 10 min) for the 1-min load average to drop below this")
     ap.add_argument("--json", default=None, help="also write the raw results here")
     a = ap.parse_args()
     threads = [int(x) for x in a.threads.split(",")]
@@ -151,8 +185,10 @@ def main():
     X, Q, gt, paths = prepare(a.n, a.dim, a.nq, a.k)
     hl_runs, vg_runs = [], []
     for r in range(a.repeat):
+        wait_quiet(a.wait_quiet, 600)
         vg_runs.append(run_vecgraph(a.bench, paths, a.dim, a.k, threads, efs, a.min_seconds, with_filter=(r == 0)))
         if not a.skip_hnswlib:
+            wait_quiet(a.wait_quiet, 600)
             hl_runs.append(run_hnswlib(X, Q, gt, a.k, threads, efs, a.min_seconds, measure_memory=(r == 0)))
 
     vg_builds, vg_search = merge_best(vg_runs, "builds"), merge_best(vg_runs, "search")
@@ -160,26 +196,29 @@ def main():
           f"({a.n}×{a.dim}, {a.nq} queries, M=16, ef_construction=200, cosine; best of {a.repeat})\n")
     print(f"deterministic across thread counts: {all(r['identical'] for r in vg_runs)}; "
           f"Check() problems: {vg_runs[0]['check_problems']}\n")
-    print("| build | vecgraph s | hnswlib s | vecgraph / hnswlib |")
+    print("Each cell is the best of the runs; \"other\" = CPU seconds other processes used meanwhile "
+          "(the machine is shared; 2 cores).\n")
+    print("| build | vecgraph s (other) | hnswlib s (other) | vecgraph / hnswlib |")
     print("|---|---|---|---|")
     hl_builds = merge_best(hl_runs, "builds") if hl_runs else []
     hl_by_t = {b["threads"]: b for b in hl_builds}
     for b in vg_builds:
         h = hl_by_t.get(b["threads"])
-        print(f"| {b['threads']} thread(s) | {b['seconds']:.2f} | {h['seconds']:.2f} | {b['seconds'] / h['seconds']:.2f} |"
-              if h else f"| {b['threads']} thread(s) | {b['seconds']:.2f} | – | – |")
+        vg = f"{b['seconds']:.2f} ({b.get('other_cpu_seconds', 0):.1f})"
+        print(f"| {b['threads']} thread(s) | {vg} | {h['seconds']:.2f} ({h.get('other_cpu_seconds', 0):.1f}) | "
+              f"{b['seconds'] / h['seconds']:.2f} |" if h else f"| {b['threads']} thread(s) | {vg} | – | – |")
     if len(vg_builds) >= 2:
         print(f"\nvecgraph speed-up {vg_builds[-1]['threads']} threads vs 1: "
               f"{vg_builds[0]['seconds'] / vg_builds[-1]['seconds']:.2f}×"
               + (f"; hnswlib: {hl_builds[0]['seconds'] / hl_builds[-1]['seconds']:.2f}×" if len(hl_builds) >= 2 else ""))
-    print("\n| ef | vecgraph QPS | recall@10 | hnswlib QPS | recall@10 |")
-    print("|---|---|---|---|---|")
+    print("\n| ef | vecgraph QPS | recall@10 | hnswlib QPS | recall@10 | QPS ratio |")
+    print("|---|---|---|---|---|---|")
     hl_search = merge_best(hl_runs, "search") if hl_runs else []
     hl_by_ef = {s["ef"]: s for s in hl_search}
     for s in vg_search:
         h = hl_by_ef.get(s["ef"])
         print(f"| {s['ef']} | {s['qps']:.0f} | {s['recall']:.4f} | "
-              + (f"{h['qps']:.0f} | {h['recall']:.4f} |" if h else "– | – |"))
+              + (f"{h['qps']:.0f} | {h['recall']:.4f} | {s['qps'] / h['qps']:.2f} |" if h else "– | – | – |"))
     vb, hb = best_qps_at(vg_search, 0.95), best_qps_at(hl_search, 0.95) if hl_search else None
     if vb and hb:
         print(f"\nQPS at recall@10 ≥ 0.95: vecgraph {vb['qps']:.0f} (ef {vb['ef']}), hnswlib {hb['qps']:.0f} "

@@ -588,7 +588,9 @@ std::string Executor::Explain(Op op, double items, double dims) const {
     const DeviceHealth& h = impl_->Health(kind);
     in.device_state = h.state();
     if (kind == BackendKind::kCuda && !impl_->cuda_probed) {
-      extra.push_back("the CUDA device has not been probed yet: the first eligible batch probes it");
+      if (c.policy.mode != Mode::kCpu) {
+        extra.push_back("the CUDA device has not been probed yet: the first eligible batch probes it");
+      }
       in.device_state = DeviceState::kOk;
       in.device_call_allowed = true;
     } else if (kind == BackendKind::kCuda && !impl_->cuda_ok) {
@@ -630,7 +632,7 @@ std::string Executor::Explain(Op op, double items, double dims) const {
   }
   out += "},\"reasons\":[";
   first = true;
-  for (const auto* list : {&extra, &d.reasons}) {
+  for (const auto* list : {&d.reasons, &extra}) {
     for (const std::string& r : *list) {
       if (!first) out += ",";
       json::AppendString(&out, r);
