@@ -24,40 +24,35 @@ void WaitUntilUs(int64_t deadline_us) {
   }
 }
 
-DeviceFailure SimulatedBackend::Distances(const DistanceTask& t, size_t begin, size_t end) {
+// Runs compute() on the CPU kernels, then makes the call last as long as the model says for
+// `bytes` of work and reports that modelled time.
+template <typename Compute>
+DeviceFailure SimulatedBackend::Modeled(double bytes, Compute&& compute) const {
   int64_t start = NowUs();
-  ComputeDistancesSerial(t, begin, end);
-  double bytes = static_cast<double>(end - begin) * static_cast<double>(t.dims) * sizeof(float);
+  compute();
   double modeled = model_.PredictUs(bytes);
   WaitUntilUs(start + static_cast<int64_t>(modeled));
   DeviceFailure ok;
   ok.modeled_us = modeled;
   return ok;
+}
+
+DeviceFailure SimulatedBackend::Distances(const DistanceTask& t, size_t begin, size_t end) {
+  double bytes = static_cast<double>(end - begin) * static_cast<double>(t.dims) * sizeof(float);
+  return Modeled(bytes, [&] { ComputeDistancesSerial(t, begin, end); });
 }
 
 DeviceFailure SimulatedBackend::SpreadHop(const HopTask& t, size_t begin, size_t end) {
-  int64_t start = NowUs();
-  ComputeSpreadHopSerial(t, begin, end);
   const double q = static_cast<double>(t.n_queries);
   const double items = end > begin ? static_cast<double>(end - begin) : 0.0;
   double bytes = static_cast<double>(t.EdgesIn(begin, end)) * (8.0 + 8.0 * q) + items * 8.0 * q;
-  double modeled = model_.PredictUs(bytes);
-  WaitUntilUs(start + static_cast<int64_t>(modeled));
-  DeviceFailure ok;
-  ok.modeled_us = modeled;
-  return ok;
+  return Modeled(bytes, [&] { ComputeSpreadHopSerial(t, begin, end); });
 }
 
 DeviceFailure SimulatedBackend::KnnExact(const KnnTask& t, size_t begin, size_t end) {
-  int64_t start = NowUs();
-  ComputeKnnExactSerial(t, begin, end);
   // The rows are resident: each query reads them once.
   double bytes = static_cast<double>(end - begin) * static_cast<double>(t.n_rows) * static_cast<double>(t.dims) * 4.0;
-  double modeled = model_.PredictUs(bytes);
-  WaitUntilUs(start + static_cast<int64_t>(modeled));
-  DeviceFailure ok;
-  ok.modeled_us = modeled;
-  return ok;
+  return Modeled(bytes, [&] { ComputeKnnExactSerial(t, begin, end); });
 }
 
 DeviceFailure CudaBackend::KnnExact(const KnnTask& t, size_t begin, size_t end) {

@@ -32,6 +32,9 @@ class SimulatedBackend final : public Backend {
   SimulatedDeviceModel model() const { return model_; }
 
  private:
+  template <typename Compute>
+  DeviceFailure Modeled(double bytes, Compute&& compute) const;
+
   SimulatedDeviceModel model_;
 };
 
