@@ -482,10 +482,7 @@ int Init(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3_vtab
     if (!h.ok()) {
       st = h.status();
     } else {
-      hnsw::HnswConfig c = h->ToConfig();
-      c.filter_exact_max_rows = vt->config.filter_exact_max_rows;
-      c.filter_exact_max_fraction = vt->config.filter_exact_max_fraction;
-      vt->config = c;
+      vt->config = h->ToConfig();  // runtime-only fields (filter thresholds) keep their defaults
     }
     // Check the format row.
     sqlite3_stmt* fs = nullptr;

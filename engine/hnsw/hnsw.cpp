@@ -291,6 +291,12 @@ StatusOr<std::vector<std::vector<int64_t>>> HnswIndex::Neighbors(int64_t rowid) 
 
 void HnswIndex::Reset() {
   std::unique_lock lock(mu_);
+  ClearNodesLocked();
+  touched_ = {};
+  header_dirty_ = false;
+}
+
+void HnswIndex::ClearNodesLocked() {
   n_ = 0;
   live_ = 0;
   vecs_ = AlignedBuffer<float>();
@@ -304,8 +310,6 @@ void HnswIndex::Reset() {
   entry_ = kInvalidNode;
   max_level_ = -1;
   ++generation_;
-  touched_ = {};
-  header_dirty_ = false;
 }
 
 }  // namespace vecgraph::hnsw

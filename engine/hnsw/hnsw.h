@@ -24,6 +24,13 @@
 //     deleted node's neighbours from the union of both lists (hnswlib-style repair), and moves the
 //     entry point if needed. Optimize() purges tombstones and compacts ids.
 //
+//   - No per-node locks: each parallel step partitions its writes (a task writes only its own
+//     node's or target's lists), which is also what makes the build deterministic — hnswlib's
+//     per-node mutexes would let the thread schedule decide the order of links.
+//   - Persistence: Header() + one record per node (EncodeNode, links as rowids) + the stored
+//     vector; TakeChanges() lists the rows to write/delete; Load() (the LoadFromRecords)
+//     rebuilds an index from them, checking every byte.
+//
 // Thread safety: const methods (searches, encoding, Check) may run concurrently with each other;
 // mutations take an internal exclusive lock. Parallel work runs on the executor's private TBB
 // arena (exec::CpuBackend::Execute), or on the backend given to SetCpuBackend.
@@ -303,6 +310,7 @@ class HnswIndex {
 
   // Maintenance (hnsw_maintain.cpp).
   void PurgeAllLocked();
+  void ClearNodesLocked();  // drops every node (storage, maps, entry point); bumps generation_
   void Compact(std::vector<int64_t>* purged);
   void StealState(HnswIndex& o);
   Status LoadLocked(const HnswHeader& header, RecordSource& source);

@@ -27,19 +27,6 @@ namespace vecgraph::hnsw {
 
 namespace {
 
-template <typename Fn>
-Status GuardMut(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("hnsw: ") + e.what());
-  } catch (...) {
-    return Status::Internal("hnsw: unknown exception");
-  }
-}
-
 bool ListHas(const uint32_t* lst, size_t n, NodeId v) {
   for (size_t i = 0; i < n; ++i)
     if (lst[i] == v) return true;
@@ -73,7 +60,7 @@ Status HnswIndex::Upsert(int64_t rowid, std::span<const float> vec) {
 Status HnswIndex::InsertBatch(std::span<const int64_t> rowids, const float* vectors, bool upsert) {
   if (rowids.empty()) return Status::Ok();
   if (vectors == nullptr) return Status::InvalidArgument("hnsw: insert: null vectors");
-  return GuardMut([&] {
+  return Guard([&] {
     std::unique_lock lock(mu_);
     return InsertLocked(rowids, vectors, upsert);
   });
@@ -354,7 +341,7 @@ void HnswIndex::InsertChunk(const std::vector<NodeId>& members) {
 }
 
 Status HnswIndex::Delete(int64_t rowid) {
-  return GuardMut([&] {
+  return Guard([&] {
     std::unique_lock lock(mu_);
     NodeId id = map_.Find(rowid);
     if (id == kInvalidNode || !Live(id)) {

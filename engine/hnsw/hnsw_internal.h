@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "engine/executor/cpu_backend.h"
@@ -42,6 +43,21 @@ inline constexpr float kInf = std::numeric_limits<float>::infinity();
 inline constexpr size_t kPrefetchLines = 8;
 
 inline void PrefetchRead(const void* p) { __builtin_prefetch(p, 0, 3); }
+
+// Runs fn() and turns any exception but std::bad_alloc (which the API lets escape) into an
+// Internal status: no other exception leaves the engine.
+template <typename Fn>
+auto Guard(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("hnsw: ") + e.what());
+  } catch (...) {
+    return Status::Internal("hnsw: unknown exception");
+  }
+}
 
 // Expanding a node prefetches the first line of every unvisited neighbour's vector while it
 // gathers them, then the rest of vector i + kPrefetchAhead while it scores vector i: at most

@@ -11,19 +11,6 @@ namespace vecgraph::hnsw {
 
 namespace {
 
-template <typename Fn>
-auto GuardAny(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("hnsw: ") + e.what());
-  } catch (...) {
-    return Status::Internal("hnsw: unknown exception");
-  }
-}
-
 long long LL(int64_t v) { return static_cast<long long>(v); }
 
 }  // namespace
@@ -32,19 +19,7 @@ long long LL(int64_t v) { return static_cast<long long>(v); }
 
 void HnswIndex::PurgeAllLocked() {
   for (size_t i = 0; i < n_; ++i) touched_.push_back(rowid_[i]);
-  n_ = 0;
-  live_ = 0;
-  vecs_ = AlignedBuffer<float>();
-  links0_ = AlignedBuffer<uint32_t>();
-  upper_ = {};
-  upper_off_ = {};
-  rowid_ = {};
-  level_ = {};
-  flags_ = {};
-  map_.Clear();
-  entry_ = kInvalidNode;
-  max_level_ = -1;
-  ++generation_;
+  ClearNodesLocked();
   header_dirty_ = true;
 }
 
@@ -111,7 +86,7 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
 }
 
 StatusOr<OptimizeResult> HnswIndex::Optimize() {
-  return GuardAny([&]() -> StatusOr<OptimizeResult> {
+  return Guard([&]() -> StatusOr<OptimizeResult> {
     std::unique_lock lock(mu_);
     OptimizeResult res;
     const size_t touched_before = touched_.size();
@@ -420,7 +395,7 @@ StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const HnswHeader& header, R
     return Status::Corruption("hnsw: header counts or max level out of range");
   }
   std::unique_ptr<HnswIndex> idx(new HnswIndex(cfg));
-  Status ls = GuardAny([&] { return idx->LoadLocked(header, source); });
+  Status ls = Guard([&] { return idx->LoadLocked(header, source); });
   if (!ls.ok()) return ls;
   return idx;
 }

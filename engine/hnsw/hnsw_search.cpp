@@ -27,19 +27,6 @@ bool HitLess(const HnswHit& a, const HnswHit& b) {
   return a.distance < b.distance || (a.distance == b.distance && a.rowid < b.rowid);
 }
 
-template <typename Fn>
-auto Guard(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("hnsw: ") + e.what());
-  } catch (...) {
-    return Status::Internal("hnsw: unknown exception");
-  }
-}
-
 }  // namespace
 
 void HnswIndex::SortCands(std::vector<Cand>* c, size_t keep) const {
