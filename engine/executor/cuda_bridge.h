@@ -1,7 +1,7 @@
 // engine/executor/cuda_bridge.h — the plain-C++ face of the CUDA code in kernels/cuda/.
 //
 // Implemented by kernels/cuda/*.cu when the build has nvcc (VECGRAPH_WITH_CUDA), and by
-// engine/executor/cuda_stub.cpp otherwise, so the engine compiles and links either way and no
+// engine/executor/cuda_unavailable.cpp otherwise, so the engine compiles and links either way and no
 // CUDA type leaks into engine headers. Every function here is safe to call without a driver:
 // with none, Probe() reports kNoDevice ("no GPU"), never an error to the user.
 #pragma once
