@@ -333,20 +333,24 @@ StatusOr<ConfigValue> Executor::SetConfig(std::string_view key, std::string_view
 // ---------------------------------------------------------------------------------------------
 // Dispatch
 
+// Probes the CUDA device once per process (no driver / no device → 'unavailable').
+void Executor::ProbeCudaLocked() {
+  if (impl_->cuda_probed) return;
+  impl_->cuda_probed = true;
+  DeviceFailure f;
+  impl_->cuda_ok = cuda::Probe(&impl_->gpu, &f);
+  if (!impl_->cuda_ok) {
+    impl_->cuda_error = f.message;
+    impl_->Health(BackendKind::kCuda).MarkUnavailable();
+  }
+}
+
 Backend* Executor::DeviceBackendLocked(int64_t now_us) {
   switch (impl_->config.device) {
     case DeviceChoice::kNone: return nullptr;
     case DeviceChoice::kSimulated: return &impl_->simulated;
     case DeviceChoice::kCuda:
-      if (!impl_->cuda_probed) {
-        impl_->cuda_probed = true;
-        DeviceFailure f;
-        impl_->cuda_ok = cuda::Probe(&impl_->gpu, &f);
-        if (!impl_->cuda_ok) {
-          impl_->cuda_error = f.message;
-          impl_->Health(BackendKind::kCuda).MarkUnavailable();
-        }
-      }
+      ProbeCudaLocked();
       return impl_->cuda_ok ? &impl_->cuda : nullptr;
   }
   return nullptr;
@@ -674,15 +678,7 @@ std::string Executor::InfoJson() const {
 
 std::string Executor::GpuJson() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!impl_->cuda_probed) {
-    impl_->cuda_probed = true;
-    DeviceFailure f;
-    impl_->cuda_ok = cuda::Probe(&impl_->gpu, &f);
-    if (!impl_->cuda_ok) {
-      impl_->cuda_error = f.message;
-      impl_->Health(BackendKind::kCuda).MarkUnavailable();
-    }
-  }
+  ProbeCudaLocked();
   if (!impl_->cuda_ok) return "null";
   const cuda::GpuInfo& g = impl_->gpu;
   std::string out = "{\"name\":";

@@ -137,6 +137,7 @@ class Executor {
   struct OpStats;
   struct Impl;
   Backend* DeviceBackendLocked(int64_t now_us);  // lazily probes CUDA; null when none
+  void ProbeCudaLocked();
   PolicyInput MakeInputLocked(Op op, double work, bool* probe);
   void RecordLocked(Op op, BackendKind b, size_t items, double us, bool failed, bool fell_back,
                     const std::string& error);
