@@ -410,20 +410,9 @@ Status Flush(HnswVtab* vt) {
 }
 
 // Reads the vector argument of an INSERT/UPDATE: a float32 BLOB or JSON of the index's dim.
-Status ReadRowVector(HnswVtab* vt, sqlite3_value* v, int64_t rowid, bool has_rowid, VectorBuf* out) {
-  int t = sqlite3_value_type(v);
-  std::string who = has_rowid ? StrFormat("row %lld", static_cast<long long>(rowid)) : std::string("new row");
-  Status st;
-  if (t == SQLITE_BLOB) {
-    st = DecodeBlob(sqlite3_value_blob(v), static_cast<size_t>(sqlite3_value_bytes(v)), out);
-  } else if (t == SQLITE_TEXT) {
-    st = DecodeJson(std::string_view(reinterpret_cast<const char*>(sqlite3_value_text(v)),
-                                     static_cast<size_t>(sqlite3_value_bytes(v))),
-                    out);
-  } else {
-    st = Status::InvalidArgument(
-        StrFormat("expected a vector (float32 BLOB or JSON array TEXT), found %s", TypeName(v)));
-  }
+Status ReadRowVector(HnswVtab* vt, sqlite3_value* v, int64_t rowid, VectorBuf* out) {
+  std::string who = StrFormat("row %lld", static_cast<long long>(rowid));
+  Status st = DecodeVectorValue(v, out);
   if (!st.ok()) return st.WithPrefix(StrFormat("hnsw_knn: column vector of %s: ", who.c_str()));
   if (out->dims() != vt->config.dim) {
     return Status::InvalidArgument(StrFormat("hnsw_knn: dimension mismatch: index '%s' has dim=%u, vector of %s has %zu",
@@ -771,18 +760,7 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
                               static_cast<long long>(c->ef)));
   }
   VectorBuf q;
-  Status st;
-  int qt = sqlite3_value_type(query);
-  if (qt == SQLITE_BLOB) {
-    st = DecodeBlob(sqlite3_value_blob(query), static_cast<size_t>(sqlite3_value_bytes(query)), &q);
-  } else if (qt == SQLITE_TEXT) {
-    st = DecodeJson(std::string_view(reinterpret_cast<const char*>(sqlite3_value_text(query)),
-                                     static_cast<size_t>(sqlite3_value_bytes(query))),
-                    &q);
-  } else {
-    st = Status::InvalidArgument(
-        StrFormat("expected a vector (float32 BLOB or JSON array TEXT), found %s", TypeName(query)));
-  }
+  Status st = DecodeVectorValue(query, &q);
   if (!st.ok()) return Fail(vt, st.WithPrefix("hnsw_knn: MATCH query: "));
   if (q.dims() != vt->config.dim) {
     return Fail(vt, StrFormat("hnsw_knn: dimension mismatch: index '%s' has dim=%u, the MATCH query has %zu",
@@ -983,7 +961,7 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
       if (!st.ok()) return Fail(vt, st);
       sqlite3_bind_int64(vt->get_row_st.st, 1, sqlite3_value_int64(argv[0]));
       if (sqlite3_step(vt->get_row_st.st) == SQLITE_ROW) {
-        st = ReadRowVector(vt, sqlite3_column_value(vt->get_row_st.st, 0), rowid, true, &vec);
+        st = ReadRowVector(vt, sqlite3_column_value(vt->get_row_st.st, 0), rowid, &vec);
         if (st.ok() && vec.data() != nullptr) {
           std::vector<float> copy(vec.view().begin(), vec.view().end());  // outlives the statement reset
           std::memcpy(vec.Own(copy.size()), copy.data(), copy.size() * sizeof(float));
@@ -998,7 +976,7 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
       if (sqlite3_value_type(cols[kColVector]) == SQLITE_NULL) {
         return Fail(vt, "hnsw_knn: column vector must not be NULL", SQLITE_CONSTRAINT);
       }
-      st = ReadRowVector(vt, cols[kColVector], rowid, true, &vec);
+      st = ReadRowVector(vt, cols[kColVector], rowid, &vec);
       if (!st.ok()) return Fail(vt, st);
     }
 
@@ -1117,24 +1095,26 @@ sqlite3_module kHnswModule = {
 
 // ---- lookup by name (hnsw_knn_batch, vecgraph_check) -----------------------------------------
 
-// Splits "schema.table" (only when the schema is attached) and makes sure the table is connected.
-StatusOr<HnswVtab*> FindIndex(sqlite3* db, Registry* reg, const char* fn, const std::string& spec) {
-  std::string schema = "main", table = spec;
+// "schema.table" → (schema, table) when a schema of that name is attached; otherwise the whole
+// spec is a table name in main.
+std::pair<std::string, std::string> SplitQualified(sqlite3* db, const std::string& spec) {
   size_t dot = spec.find('.');
-  if (dot != std::string::npos) {
-    std::string s = spec.substr(0, dot);
-    sqlite3_stmt* st = nullptr;
-    bool attached = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_database_list WHERE name = ?1", -1, &st, nullptr) == SQLITE_OK) {
-      sqlite3_bind_text(st, 1, s.c_str(), -1, SQLITE_TRANSIENT);
-      attached = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    if (attached) {
-      schema = s;
-      table = spec.substr(dot + 1);
-    }
+  if (dot == std::string::npos) return {"main", spec};
+  std::string s = spec.substr(0, dot);
+  sqlite3_stmt* st = nullptr;
+  bool attached = false;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_database_list WHERE name = ?1", -1, &st, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, s.c_str(), -1, SQLITE_TRANSIENT);
+    attached = sqlite3_step(st) == SQLITE_ROW;
   }
+  sqlite3_finalize(st);
+  if (!attached) return {"main", spec};
+  return {s, spec.substr(dot + 1)};
+}
+
+// Finds a connected hnsw_knn table by name, connecting it first if needed.
+StatusOr<HnswVtab*> FindIndex(sqlite3* db, Registry* reg, const char* fn, const std::string& spec) {
+  auto [schema, table] = SplitQualified(db, spec);
   auto it = reg->tables.find(Lower(schema + "." + table));
   if (it == reg->tables.end()) {
     // Not connected yet: preparing a statement that names it connects it.
@@ -1325,19 +1305,7 @@ int BatchFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sq
     const size_t dim = vt->config.dim;
 
     // Read the queries (the table name is quoted as an identifier, never pasted).
-    std::string schema = "main", tname = table;
-    size_t dot = table.find('.');
-    if (dot != std::string::npos) {
-      sqlite3_stmt* ds = nullptr;
-      if (sqlite3_prepare_v2(bv->db, "SELECT 1 FROM pragma_database_list WHERE name = ?1", -1, &ds, nullptr) == SQLITE_OK) {
-        sqlite3_bind_text(ds, 1, table.substr(0, dot).c_str(), -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(ds) == SQLITE_ROW) {
-          schema = table.substr(0, dot);
-          tname = table.substr(dot + 1);
-        }
-      }
-      sqlite3_finalize(ds);
-    }
+    auto [schema, tname] = SplitQualified(bv->db, table);
     char* sql = sqlite3_mprintf("SELECT rowid, \"%w\" FROM \"%w\".\"%w\" ORDER BY rowid", column.c_str(), schema.c_str(),
                                 tname.c_str());
     sqlite3_stmt* qs = nullptr;
@@ -1356,7 +1324,7 @@ int BatchFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sq
       if (sqlite3_value_type(v) == SQLITE_NULL) continue;  // no vector, no query
       int64_t qid = sqlite3_column_int64(qs, 0);
       VectorBuf qv;
-      st = ReadRowVector(vt, v, qid, true, &qv);
+      st = ReadRowVector(vt, v, qid, &qv);
       if (!st.ok()) {
         sqlite3_finalize(qs);
         std::string m = st.message();

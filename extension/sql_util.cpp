@@ -40,32 +40,30 @@ void ResultError(sqlite3_context* ctx, const Status& s) {
   if (code != SQLITE_ERROR) sqlite3_result_error_code(ctx, code);
 }
 
-ReadResult ReadVector(sqlite3_context* ctx, const char* fn, int arg_index, const char* arg_name, sqlite3_value* v,
-                      VectorBuf* out) {
-  Status st;
+Status DecodeVectorValue(sqlite3_value* v, VectorBuf* out) {
   switch (sqlite3_value_type(v)) {
-    case SQLITE_NULL: return ReadResult::kNull;
-    case SQLITE_BLOB: {
-      const void* p = sqlite3_value_blob(v);
-      int n = sqlite3_value_bytes(v);
-      st = DecodeBlob(p, static_cast<size_t>(n), out);
-      break;
-    }
+    case SQLITE_BLOB:
+      return DecodeBlob(sqlite3_value_blob(v), static_cast<size_t>(sqlite3_value_bytes(v)), out);
     case SQLITE_TEXT: {
       const char* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
-      int n = sqlite3_value_bytes(v);
-      if (p == nullptr) {
-        sqlite3_result_error_nomem(ctx);
-        return ReadResult::kError;
-      }
-      st = DecodeJson(std::string_view(p, static_cast<size_t>(n)), out);
-      break;
+      if (p == nullptr) return Status::ResourceExhausted("");
+      return DecodeJson(std::string_view(p, static_cast<size_t>(sqlite3_value_bytes(v))), out);
     }
     default:
-      st = Status::InvalidArgument(
+      return Status::InvalidArgument(
           StrFormat("expected a vector (float32 BLOB or JSON array TEXT), found %s", TypeName(v)));
   }
+}
+
+ReadResult ReadVector(sqlite3_context* ctx, const char* fn, int arg_index, const char* arg_name, sqlite3_value* v,
+                      VectorBuf* out) {
+  if (sqlite3_value_type(v) == SQLITE_NULL) return ReadResult::kNull;
+  Status st = DecodeVectorValue(v, out);
   if (st.ok()) return ReadResult::kOk;
+  if (st.code() == StatusCode::kResourceExhausted) {
+    sqlite3_result_error_nomem(ctx);
+    return ReadResult::kError;
+  }
   ResultError(ctx, st.WithPrefix(StrFormat("%s: argument %d (%s): ", fn, arg_index + 1, arg_name)));
   return ReadResult::kError;
 }

@@ -26,6 +26,10 @@ void ResultError(sqlite3_context* ctx, const std::string& message);
 
 enum class ReadResult { kOk, kNull, kError };
 
+// Decodes a float32 BLOB or JSON TEXT value (anything else, NULL included, is an error naming the
+// type found). The message has no function prefix; callers add theirs.
+Status DecodeVectorValue(sqlite3_value* v, VectorBuf* out);
+
 // Reads a vector argument: a float32 BLOB or JSON TEXT. NULL → kNull (nothing reported). On a bad
 // value reports "fn: argument N (name): ..." through ctx and returns kError.
 ReadResult ReadVector(sqlite3_context* ctx, const char* fn, int arg_index, const char* arg_name, sqlite3_value* v,
