@@ -947,7 +947,9 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
     if (rowid_given && sqlite3_value_type(argv[1]) != SQLITE_INTEGER) {
       return Fail(vt, StrFormat("hnsw_knn: rowid: expected an INTEGER, found %s", TypeName(argv[1])), SQLITE_MISMATCH);
     }
-    Status st = EnsureLoaded(vt);
+    // While inserts are buffered the statement holds the write lock: nobody else can have
+    // committed since the last check, so a bulk INSERT checks data_version once, not per row.
+    Status st = vt->pending_rowids.empty() ? EnsureLoaded(vt) : Status::Ok();
     if (!st.ok()) return Fail(vt, st);
     int64_t rowid = rowid_given ? sqlite3_value_int64(argv[1]) : std::max(vt->max_rowid, int64_t{0}) + 1;
     if (!insert && sqlite3_value_nochange(cols[kColVector]) && sqlite3_value_int64(argv[0]) == rowid) {
