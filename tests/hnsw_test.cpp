@@ -212,6 +212,51 @@ struct ShadowDb {
   }
 };
 
+// ---- search codes --------------------------------------------------------------------------
+
+TEST(HnswCodesTest, EachComponentWithinHalfAStep) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g(0.f, 1.f);
+  for (size_t dim : {1, 2, 7, 128, 769}) {
+    std::vector<float> x(dim);
+    for (float& v : x) v = g(rng) * 0.1f + 0.3f;
+    std::vector<uint8_t> code(dim);
+    const CodeScale s = EncodeCodes(x.data(), dim, code.data());
+    const float lo = *std::min_element(x.begin(), x.end()), hi = *std::max_element(x.begin(), x.end());
+    EXPECT_EQ(s.lo, lo);
+    double sq = 0;
+    for (size_t j = 0; j < dim; ++j) {
+      const double xh = static_cast<double>(s.lo) + static_cast<double>(s.step) * code[j];
+      EXPECT_LE(std::fabs(xh - x[j]), s.step * 0.5 + 1e-6) << "dim " << dim << " j " << j;
+      sq += xh * xh;
+    }
+    EXPECT_NEAR(s.sq, sq, 1e-5 * sq + 1e-9);
+    if (dim > 1) {  // the extremes are represented by codes 0 and 255
+      EXPECT_EQ(code[std::min_element(x.begin(), x.end()) - x.begin()], 0);
+      EXPECT_EQ(code[std::max_element(x.begin(), x.end()) - x.begin()], 255);
+      EXPECT_NEAR(s.step * 255.0, static_cast<double>(hi) - lo, 1e-6);
+    }
+  }
+}
+
+TEST(HnswCodesTest, ConstantAndExtremeVectors) {
+  std::vector<uint8_t> code(4, 7);
+  const float c[4] = {2.5f, 2.5f, 2.5f, 2.5f};
+  CodeScale s = EncodeCodes(c, 4, code.data());
+  EXPECT_EQ(s.step, 0.f);
+  EXPECT_EQ(s.lo, 2.5f);
+  EXPECT_EQ(code, std::vector<uint8_t>(4, 0));
+  EXPECT_FLOAT_EQ(s.sq, 25.f);
+  // The widest finite range still gives finite scales and codes in range.
+  const float big = std::numeric_limits<float>::max();
+  const float e[4] = {-big, big, 0.f, big / 2};
+  s = EncodeCodes(e, 4, code.data());
+  EXPECT_TRUE(std::isfinite(s.step));
+  EXPECT_EQ(code[0], 0);
+  EXPECT_EQ(code[1], 255);
+  EXPECT_EQ(code[2], 128);
+}
+
 // ---- configuration ---------------------------------------------------------------------------
 
 TEST(HnswConfigTest, ValidateRanges) {

@@ -182,6 +182,61 @@ void CheckMulti(const KernelTable& table, const KernelTable& ref, size_t nq, siz
   EXPECT_TRUE(l2.GuardIntact());
 }
 
+// The gather kernels score rows given by pointers (scattered, in any order, repeated) and must
+// give exactly the pairwise kernel's bits for every row.
+TEST_P(KernelsTest, GatherIsBitIdenticalToPairwise) {
+  std::mt19937 rng(5);
+  for (size_t offset : {0, 1}) {
+    for (size_t dims : kDims) {
+      for (size_t n : kRows) {
+        SCOPED_TRACE("dims=" + std::to_string(dims) + " n=" + std::to_string(n) +
+                     " offset=" + std::to_string(offset));
+        Buffer q(dims, offset, rng), pool(7 * dims, offset, rng);
+        std::vector<const float*> rows(n);
+        for (size_t i = 0; i < n; ++i) rows[i] = pool.Data() + ((i * 5 + 3) % 7) * dims;
+        Out dot(n), l2(n);
+        table_->dot_gather(q.Data(), rows.data(), n, dims, dot.Data());
+        table_->l2sq_gather(q.Data(), rows.data(), n, dims, l2.Data());
+        for (size_t i = 0; i < n; ++i) {
+          EXPECT_EQ(dot.v[i], table_->dot(q.Data(), rows[i], dims)) << "row " << i;
+          EXPECT_EQ(l2.v[i], table_->l2sq(q.Data(), rows[i], dims)) << "row " << i;
+        }
+        EXPECT_TRUE(dot.GuardIntact());
+        EXPECT_TRUE(l2.GuardIntact());
+        if (HasFailure()) return;
+      }
+    }
+  }
+}
+
+// Σ q[j]·code[j] over 8-bit codes (exact integers in float) against the double reference.
+TEST_P(KernelsTest, DotU8Gather) {
+  std::mt19937 rng(6);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (size_t dims : kDims) {
+    for (size_t n : kRows) {
+      SCOPED_TRACE("dims=" + std::to_string(dims) + " n=" + std::to_string(n));
+      Buffer q(dims, 1, rng);
+      std::vector<std::vector<uint8_t>> codes(n, std::vector<uint8_t>(dims));  // exact sizes (ASan)
+      std::vector<const uint8_t*> rows(n);
+      for (size_t i = 0; i < n; ++i) {
+        for (uint8_t& c : codes[i]) c = static_cast<uint8_t>(byte(rng));
+        rows[i] = codes[i].data();
+      }
+      Out got(n), want(n);
+      table_->dot_u8_gather(q.Data(), rows.data(), n, dims, got.Data());
+      ref_.dot_u8_gather(q.Data(), rows.data(), n, dims, want.Data());
+      for (size_t i = 0; i < n; ++i) {
+        double scale = 0;
+        for (size_t j = 0; j < dims; ++j) scale += std::fabs(static_cast<double>(q.Data()[j]) * codes[i][j]);
+        EXPECT_NEAR(got.v[i], want.v[i], Tol(scale)) << "row " << i;
+      }
+      EXPECT_TRUE(got.GuardIntact());
+      if (HasFailure()) return;
+    }
+  }
+}
+
 TEST_P(KernelsTest, Multi) {
   std::mt19937 rng(4242);
   for (size_t offset : {0, 1}) {

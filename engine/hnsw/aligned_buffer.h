@@ -5,6 +5,12 @@
 // std::vector cannot promise this alignment for float/uint32_t, so this is a small vector over
 // `::operator new(bytes, std::align_val_t{64})` (no raw malloc). Growth doubles; elements are
 // moved with memcpy (T must be trivially copyable). Allocation failure throws std::bad_alloc.
+//
+// Large buffers (≥ kHugeBytes: the vectors and level-0 links of a big index) are aligned to 2 MiB
+// and, on Linux, advised MADV_HUGEPAGE. A graph search touches them at random; with 4 KiB pages
+// nearly every neighbour costs a TLB miss and a page walk besides its cache misses (the L2 TLB
+// covers ~12 MiB), with 2 MiB pages the whole index stays mapped by the TLB. Where transparent
+// huge pages are off ("never") the advice is a no-op and nothing else changes.
 #pragma once
 
 #include <algorithm>
@@ -14,9 +20,15 @@
 #include <type_traits>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace vecgraph::hnsw {
 
 inline constexpr size_t kCacheLine = 64;
+inline constexpr size_t kHugePage = size_t{2} << 20;
+inline constexpr size_t kHugeBytes = size_t{4} << 20;
 
 template <typename T>
 class AlignedBuffer {
@@ -50,7 +62,13 @@ class AlignedBuffer {
   }
   void reserve(size_t n) {
     if (n <= capacity_) return;
-    T* fresh = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{kCacheLine}));
+    T* fresh = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{Alignment(n)}));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (n * sizeof(T) >= kHugeBytes) {
+      // Advice only: failure (no THP support) leaves ordinary pages.
+      (void)madvise(static_cast<void*>(fresh), n * sizeof(T) / kHugePage * kHugePage, MADV_HUGEPAGE);
+    }
+#endif
     const size_t keep = size_;
     if (keep > 0) std::memcpy(static_cast<void*>(fresh), data_, keep * sizeof(T));
     Free();
@@ -79,8 +97,11 @@ class AlignedBuffer {
   }
 
  private:
+  // The alignment of a buffer of n elements (a function of the capacity, so Free() knows it).
+  static size_t Alignment(size_t n) { return n * sizeof(T) >= kHugeBytes ? kHugePage : kCacheLine; }
+
   void Free() {
-    if (data_ != nullptr) ::operator delete(static_cast<void*>(data_), std::align_val_t{kCacheLine});
+    if (data_ != nullptr) ::operator delete(static_cast<void*>(data_), std::align_val_t{Alignment(capacity_)});
     data_ = nullptr;
     capacity_ = 0;
     size_ = 0;

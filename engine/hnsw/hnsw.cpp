@@ -239,7 +239,7 @@ HnswHeader HnswIndex::Header() const {
 
 size_t HnswIndex::MemoryBytes() const {
   std::shared_lock lock(mu_);
-  size_t b = sizeof(*this) + vecs_.bytes() + links0_.bytes() + upper_.capacity() * sizeof(uint32_t) +
+  size_t b = sizeof(*this) + vecs_.bytes() + links0_.bytes() + codes_.bytes() + scales_.bytes() + upper_.capacity() * sizeof(uint32_t) +
              upper_off_.capacity() * sizeof(uint32_t) + rowid_.capacity() * sizeof(int64_t) + level_.capacity() +
              flags_.capacity() + map_.bytes() + touched_.capacity() * sizeof(int64_t);
   std::lock_guard<std::mutex> pl(pool_mu_);
@@ -301,6 +301,8 @@ void HnswIndex::ClearNodesLocked() {
   live_ = 0;
   vecs_ = AlignedBuffer<float>();
   links0_ = AlignedBuffer<uint32_t>();
+  codes_ = AlignedBuffer<uint8_t>();
+  scales_ = AlignedBuffer<CodeScale>();
   upper_ = {};
   upper_off_ = {};
   rowid_ = {};

@@ -52,6 +52,7 @@
 
 #include "engine/common/status.h"
 #include "engine/hnsw/aligned_buffer.h"
+#include "engine/hnsw/hnsw_codes.h"
 #include "engine/hnsw/hnsw_config.h"
 #include "engine/hnsw/hnsw_format.h"
 #include "engine/hnsw/rowid_map.h"
@@ -247,6 +248,11 @@ class HnswIndex {
   // Storage accessors.
   const float* Vec(NodeId id) const { return vecs_.data() + static_cast<size_t>(id) * dim_; }
   float* Vec(NodeId id) { return vecs_.data() + static_cast<size_t>(id) * dim_; }
+  const uint8_t* Code(NodeId id) const { return codes_.data() + static_cast<size_t>(id) * dim_; }
+  // Recomputes node id's search codes from its stored vector (hnsw_codes.h).
+  void RecodeNode(NodeId id) {
+    scales_[id] = EncodeCodes(Vec(id), dim_, codes_.data() + static_cast<size_t>(id) * dim_);
+  }
   uint32_t* Links(NodeId id, int level) {
     return level == 0 ? links0_.data() + static_cast<size_t>(id) * m0_
                       : upper_.data() + upper_off_[id] + static_cast<size_t>(level - 1) * m_;
@@ -271,9 +277,15 @@ class HnswIndex {
   // Search primitives (hnsw_search.cpp).
   SearchContext* AcquireContext() const;
   void ReleaseContext(SearchContext* ctx) const;
-  template <bool kIp>
+  template <bool kCoded>
+  void StageRow(SearchContext& ctx, size_t i, NodeId v) const;
+  template <bool kIp, bool kCoded>
+  void ScoreRows(SearchContext& ctx, const float* q, const NodeId* ids, size_t n, float* out) const;
+  template <bool kIp, bool kCoded>
   NodeId GreedyDescend(SearchContext& ctx, const float* q, NodeId ep, float* ep_d, int from_level, int to_level) const;
-  template <bool kIp, bool kLevel0, typename Elig>
+  template <typename Elig>
+  void CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig) const;
+  template <bool kIp, bool kLevel0, bool kCoded, typename Elig>
   void SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float ep_d, int level, size_t ef,
                    const Elig& elig) const;
   template <typename Elig>
@@ -326,6 +338,8 @@ class HnswIndex {
   size_t live_ = 0;
   AlignedBuffer<float> vecs_;         // n_ × dim_
   AlignedBuffer<uint32_t> links0_;    // n_ × m0_, level 0
+  AlignedBuffer<uint8_t> codes_;      // n_ × dim_ search codes of vecs_ (hnsw_codes.h)
+  AlignedBuffer<CodeScale> scales_;   // n_ scales of the codes
   std::vector<uint32_t> upper_;       // lists of m_ slots for levels ≥ 1
   std::vector<uint32_t> upper_off_;   // per node: index of its level-1 list in upper_
   std::vector<int64_t> rowid_;

@@ -8,9 +8,13 @@
 //     is farther than the worst of a full `top`; while `top` is not full it keeps going, so a
 //     filtered search returns ef results whenever that many eligible nodes are reachable.
 //   - Expanding a node: one pass over its link list marks the unvisited neighbours and prefetches
-//     the first cache line of each of their vectors, then a second pass computes the distances
-//     with the dispatched pairwise kernel, prefetching the rest of the vector two ahead. Gathering
-//     first lets the memory system fetch up to 2·M vectors at once instead of one at a time.
+//     the first cache line of each of their rows, then one gather-kernel call scores them all
+//     (several rows at once, the next group prefetched while one is scored: R·4 independent FMA
+//     chains and the misses of a whole group in flight), then a pass updates the heaps in link
+//     order. Distances are pure, so scoring first and updating after walks exactly like
+//     scoring one and updating one.
+//   - Rows are float vectors for a build's walks and the 8-bit search codes (hnsw_codes.h) for a
+//     query's walk (CodedWalk): a quarter of the bytes per neighbour.
 //   - Heaps compare distances only. Equal distances keep the order the operations produce, which
 //     depends on link order and never on internal ids, so a reloaded index walks identically.
 #pragma once
@@ -38,10 +42,6 @@ static_assert(sizeof(NodeId) == 4 && kInvalidNode == 0xFFFFFFFFu);
 static_assert(sizeof(float) == 4);
 
 inline constexpr float kInf = std::numeric_limits<float>::infinity();
-// Most cache lines prefetched per neighbour vector (longer vectors rely on the hardware
-// prefetcher past this point).
-inline constexpr size_t kPrefetchLines = 8;
-
 inline void PrefetchRead(const void* p) { __builtin_prefetch(p, 0, 3); }
 
 // Runs fn() and turns any exception but std::bad_alloc (which the API lets escape) into an
@@ -59,25 +59,26 @@ auto Guard(Fn&& fn) -> decltype(fn()) {
   }
 }
 
-// Expanding a node prefetches the first line of every unvisited neighbour's vector while it
-// gathers them, then the rest of vector i + kPrefetchAhead while it scores vector i: at most
-// ~2·M + kPrefetchLines lines in flight, which the miss buffers can hold (prefetching every line
-// of every neighbour up front stalled on them; bench/hnsw_bench.cpp measured both).
-inline constexpr size_t kPrefetchAhead = 2;
-
-inline void PrefetchLines(const float* v, size_t dim, size_t from, size_t to) {
-  const char* p = reinterpret_cast<const char*>(v);
-  size_t lines = std::min((dim * sizeof(float) + kCacheLine - 1) / kCacheLine, kPrefetchLines);
-  if (to > lines) to = lines;
-  for (size_t i = from; i < to; ++i) PrefetchRead(p + i * kCacheLine);
-}
-
 // Internal ordering distance: −a·b (cosine on unit vectors, dot) or squared L2. NaN (inf − inf
 // on huge finite inputs) becomes +inf so heaps keep a strict weak order.
 template <bool kIp>
 inline float RawDist(const kernels::KernelTable* kt, const float* a, const float* b, size_t dim) {
   float d = kIp ? -kt->dot(a, b, dim) : kt->l2sq(a, b, dim);
   return d == d ? d : kInf;
+}
+
+// Internal ordering distances of q to n rows (the gather kernel: bit-identical to RawDist on
+// each row, several rows scored at once, the next ones prefetched).
+template <bool kIp>
+inline void RawDists(const kernels::KernelTable* kt, const float* q, const float* const* rows, size_t n,
+                     size_t dim, float* out) {
+  if (kIp) {
+    kt->dot_gather(q, rows, n, dim, out);
+    for (size_t i = 0; i < n; ++i) out[i] = out[i] == out[i] ? -out[i] : kInf;
+  } else {
+    kt->l2sq_gather(q, rows, n, dim, out);
+    for (size_t i = 0; i < n; ++i) out[i] = out[i] == out[i] ? out[i] : kInf;
+  }
 }
 
 // Heap orders as function objects (a function pointer would not be inlined by std::push_heap).
@@ -94,7 +95,11 @@ struct HnswIndex::SearchContext {
   std::vector<uint16_t> tags;  // visited set: tags[id] == epoch ⇔ visited in this walk
   uint16_t epoch = 0;
   std::vector<Cand> top, cand;
-  std::vector<NodeId> fresh;
+  std::vector<NodeId> fresh;          // unvisited neighbours of the node being expanded
+  std::vector<const float*> rows;     // their vectors, for the gather kernel (float walks)
+  std::vector<const uint8_t*> crows;  // their search codes (coded walks)
+  float q_sum = 0, q_sq = 0;          // Σ q[j] and |q|² of the query of a coded walk
+  std::vector<float> fresh_d;         // their distances
   std::vector<float> qbuf, gather, dists, scratch;
   std::vector<NodeId> ids;
   std::vector<Cand> merged, sel, pruned, intra;
@@ -109,13 +114,18 @@ struct HnswIndex::SearchContext {
   }
   void Fit(size_t n_slots, uint32_t m0, size_t dim) {
     if (tags.size() < n_slots) tags.resize(n_slots + n_slots / 8 + 64, 0);
-    if (fresh.size() < m0) fresh.resize(m0);
+    if (fresh.size() < m0) {
+      fresh.resize(m0);
+      rows.resize(m0);
+      crows.resize(m0);
+      fresh_d.resize(m0);
+    }
     if (qbuf.size() < dim) qbuf.resize(dim);
   }
   size_t bytes() const {
     return tags.capacity() * 2 + (top.capacity() + cand.capacity() + merged.capacity() + sel.capacity() +
                                   pruned.capacity() + intra.capacity()) * sizeof(Cand) +
-           (fresh.capacity() + ids.capacity()) * 4 +
+           (fresh.capacity() + ids.capacity() + fresh_d.capacity()) * 4 + (rows.capacity() + crows.capacity()) * sizeof(void*) +
            (qbuf.capacity() + gather.capacity() + dists.capacity() + scratch.capacity()) * 4;
   }
 };
@@ -135,25 +145,57 @@ class ContextLease {
   HnswIndex::SearchContext* c_;
 };
 
-template <bool kIp>
+// Points the walk's row i at node v's float vector or search codes and prefetches it.
+template <bool kCoded>
+inline void HnswIndex::StageRow(SearchContext& ctx, size_t i, NodeId v) const {
+  if constexpr (kCoded) {
+    ctx.crows[i] = Code(v);
+    PrefetchRead(ctx.crows[i]);
+    PrefetchRead(scales_.data() + v);
+  } else {
+    ctx.rows[i] = Vec(v);
+    PrefetchRead(ctx.rows[i]);
+  }
+}
+
+// Ordering distances of q to the n staged rows (ids: their nodes): float vectors through the
+// gather kernel, or search codes: q·x̂ = lo·Σq + step·Σ q[j]·code[j] (hnsw_codes.h).
+template <bool kIp, bool kCoded>
+inline void HnswIndex::ScoreRows(SearchContext& ctx, const float* q, const NodeId* ids, size_t n, float* out) const {
+  if constexpr (kCoded) {
+    kt_->dot_u8_gather(q, ctx.crows.data(), n, dim_, out);
+    const CodeScale* scales = scales_.data();
+    for (size_t i = 0; i < n; ++i) {
+      const CodeScale& s = scales[ids[i]];
+      const float dot = s.lo * ctx.q_sum + s.step * out[i];
+      const float d = kIp ? -dot : ctx.q_sq - 2.0f * dot + s.sq;
+      out[i] = d == d ? d : kInf;
+    }
+  } else {
+    RawDists<kIp>(kt_, q, ctx.rows.data(), n, dim_, out);
+  }
+}
+
+template <bool kIp, bool kCoded>
 NodeId HnswIndex::GreedyDescend(SearchContext& ctx, const float* q, NodeId ep, float* ep_d, int from_level,
                                 int to_level) const {
   NodeId cur = ep;
   float cd = *ep_d;
   uint64_t nd = 0;
+  float* dists = ctx.fresh_d.data();
   for (int l = from_level; l > to_level; --l) {
     bool changed = true;
     while (changed) {
       changed = false;
       const uint32_t* lst = Links(cur, l);
-      for (uint32_t j = 0; j < m_; ++j) {
-        NodeId v = lst[j];
-        if (v == kInvalidNode) break;
-        float d = RawDist<kIp>(kt_, q, Vec(v), dim_);
-        ++nd;
-        if (d < cd) {
-          cd = d;
-          cur = v;
+      uint32_t n = 0;
+      for (; n < m_ && lst[n] != kInvalidNode; ++n) StageRow<kCoded>(ctx, n, lst[n]);
+      ScoreRows<kIp, kCoded>(ctx, q, lst, n, dists);
+      nd += n;
+      for (uint32_t j = 0; j < n; ++j) {
+        if (dists[j] < cd) {
+          cd = dists[j];
+          cur = lst[j];
           changed = true;
         }
       }
@@ -164,7 +206,7 @@ NodeId HnswIndex::GreedyDescend(SearchContext& ctx, const float* q, NodeId ep, f
   return cur;
 }
 
-template <bool kIp, bool kLevel0, typename Elig>
+template <bool kIp, bool kLevel0, bool kCoded, typename Elig>
 void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float ep_d, int level, size_t ef,
                             const Elig& elig) const {
   uint16_t* tags = ctx.tags.data();
@@ -182,9 +224,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
   }
   const uint32_t cap = Cap(level);
   NodeId* fresh = ctx.fresh.data();
-  const kernels::KernelTable* kt = kt_;
-  const size_t dim = dim_;
-  const float* base = vecs_.data();
+  float* dists = ctx.fresh_d.data();
   uint64_t nd = 0;
   while (!cand.empty()) {
     const Cand c = cand.front();
@@ -198,16 +238,14 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
       if (v == kInvalidNode) break;
       if (tags[v] == tag) continue;
       tags[v] = tag;
+      StageRow<kCoded>(ctx, nf, v);
       fresh[nf++] = v;
-      PrefetchRead(base + static_cast<size_t>(v) * dim);
     }
     nd += nf;
+    ScoreRows<kIp, kCoded>(ctx, q, fresh, nf, dists);
     for (size_t i = 0; i < nf; ++i) {
       const NodeId v = fresh[i];
-      if (i + kPrefetchAhead < nf) {
-        PrefetchLines(base + static_cast<size_t>(fresh[i + kPrefetchAhead]) * dim, dim, 1, kPrefetchLines);
-      }
-      const float d = RawDist<kIp>(kt, q, base + static_cast<size_t>(v) * dim, dim);
+      const float d = dists[i];
       if (top.size() < ef || d < bound) {
         cand.push_back({d, v});
         std::push_heap(cand.begin(), cand.end(), MinCmp);
@@ -227,22 +265,46 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
   ctx.n_dist += nd;
 }
 
+// Float walks (build) on any level; coded walks (queries) on level 0 only.
 template <typename Elig>
 void HnswIndex::SearchLayerAny(SearchContext& ctx, const float* q, NodeId ep, float ep_d, int level, size_t ef,
                                const Elig& elig) const {
   if (ip_) {
-    if (level == 0) SearchLayer<true, true>(ctx, q, ep, ep_d, level, ef, elig);
-    else SearchLayer<true, false>(ctx, q, ep, ep_d, level, ef, elig);
+    if (level == 0) SearchLayer<true, true, false>(ctx, q, ep, ep_d, level, ef, elig);
+    else SearchLayer<true, false, false>(ctx, q, ep, ep_d, level, ef, elig);
   } else {
-    if (level == 0) SearchLayer<false, true>(ctx, q, ep, ep_d, level, ef, elig);
-    else SearchLayer<false, false>(ctx, q, ep, ep_d, level, ef, elig);
+    if (level == 0) SearchLayer<false, true, false>(ctx, q, ep, ep_d, level, ef, elig);
+    else SearchLayer<false, false, false>(ctx, q, ep, ep_d, level, ef, elig);
   }
 }
 
 inline NodeId HnswIndex::Descend(SearchContext& ctx, const float* q, NodeId ep, float* ep_d, int from_level,
                                  int to_level) const {
-  return ip_ ? GreedyDescend<true>(ctx, q, ep, ep_d, from_level, to_level)
-             : GreedyDescend<false>(ctx, q, ep, ep_d, from_level, to_level);
+  return ip_ ? GreedyDescend<true, false>(ctx, q, ep, ep_d, from_level, to_level)
+             : GreedyDescend<false, false>(ctx, q, ep, ep_d, from_level, to_level);
+}
+
+// A query's walk over the search codes: ep_d of the entry point, greedy descent to level 0, the
+// ef-search on level 0; the best ef eligible nodes are left in ctx.top (with code distances).
+template <typename Elig>
+void HnswIndex::CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig) const {
+  double sum = 0, sq = 0;
+  for (size_t j = 0; j < dim_; ++j) {
+    sum += q[j];
+    sq += static_cast<double>(q[j]) * q[j];
+  }
+  ctx.q_sum = static_cast<float>(sum);
+  ctx.q_sq = static_cast<float>(sq);
+  auto walk = [&]<bool kIp>() {
+    NodeId ep = entry_;
+    float ep_d;
+    StageRow<true>(ctx, 0, ep);
+    ScoreRows<kIp, true>(ctx, q, &ep, 1, &ep_d);
+    ep = GreedyDescend<kIp, true>(ctx, q, ep, &ep_d, max_level_, 0);
+    SearchLayer<kIp, true, true>(ctx, q, ep, ep_d, 0, ef, elig);
+  };
+  if (ip_) walk.template operator()<true>();
+  else walk.template operator()<false>();
 }
 
 // Runs fn(begin, end) over [0, n) on the CPU backend's private arena; serially on one thread

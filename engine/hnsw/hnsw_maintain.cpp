@@ -41,6 +41,10 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
   vecs.resize(nn * dim_);
   AlignedBuffer<uint32_t> links0;
   links0.resize(nn * m0_, kInvalidNode);
+  AlignedBuffer<uint8_t> codes;
+  codes.resize(nn * dim_);
+  AlignedBuffer<CodeScale> scales;
+  scales.resize(nn);
   std::vector<uint32_t> upper, upper_off(nn, kInvalidNode);
   std::vector<int64_t> rowid(nn);
   std::vector<uint8_t> level(nn), flags(nn);
@@ -57,6 +61,8 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
     if (ni == kInvalidNode) continue;
     NodeId oi = static_cast<NodeId>(i);
     std::memcpy(vecs.data() + static_cast<size_t>(ni) * dim_, Vec(oi), dim_ * sizeof(float));
+    std::memcpy(codes.data() + static_cast<size_t>(ni) * dim_, Code(oi), dim_);
+    scales[ni] = scales_[oi];
     copy_list(Links(oi, 0), links0.data() + static_cast<size_t>(ni) * m0_, m0_);
     if (level_[i] > 0) {
       upper_off[ni] = static_cast<uint32_t>(upper.size());
@@ -75,6 +81,8 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
   entry_ = entry_ != kInvalidNode ? remap[entry_] : kInvalidNode;
   vecs_ = std::move(vecs);
   links0_ = std::move(links0);
+  codes_ = std::move(codes);
+  scales_ = std::move(scales);
   upper_ = std::move(upper);
   upper_off_ = std::move(upper_off);
   rowid_ = std::move(rowid);
@@ -229,15 +237,21 @@ std::vector<std::string> HnswIndex::Check(const CheckOptions& opt) const {
     if (out.size() < 1000) out.push_back(std::move(s));
   };
   if (rowid_.size() != n_ || level_.size() != n_ || flags_.size() != n_ || upper_off_.size() != n_ ||
-      vecs_.size() != n_ * dim_ || links0_.size() != n_ * m0_) {
+      vecs_.size() != n_ * dim_ || links0_.size() != n_ * m0_ || codes_.size() != n_ * dim_ ||
+      scales_.size() != n_) {
     add("storage arrays disagree on the node count");
     return out;
   }
   size_t live = 0;
+  std::vector<uint8_t> code(dim_);
   for (size_t i = 0; i < n_; ++i) {
     const NodeId id = static_cast<NodeId>(i);
     const long long r = LL(rowid_[i]);
     if (Live(id)) ++live;
+    const CodeScale sc = EncodeCodes(Vec(id), dim_, code.data());
+    if (std::memcmp(code.data(), Code(id), dim_) != 0 || std::memcmp(&sc, &scales_[id], sizeof sc) != 0) {
+      add(StrFormat("node %lld: search codes differ from its vector", r));
+    }
     if (map_.Find(rowid_[i]) != id) add(StrFormat("node %lld: rowid map points elsewhere", r));
     if (level_[i] > kMaxLevel) add(StrFormat("node %lld: level %d out of range", r, level_[i]));
     if (level_[i] != LevelFor(rowid_[i], cfg_.seed, cfg_.M)) {
@@ -407,6 +421,8 @@ Status HnswIndex::LoadLocked(const HnswHeader& header, RecordSource& source) {
   const size_t reserve = static_cast<size_t>(std::min<uint64_t>(header.node_count, (size_t{64} << 20) / per_node));
   vecs_.reserve(reserve * dim_);
   links0_.reserve(reserve * m0_);
+  codes_.reserve(reserve * dim_);
+  scales_.reserve(reserve);
   map_.Reserve(reserve);
   std::vector<int64_t> pend;         // neighbour rowids, node-major then level-major
   std::vector<uint16_t> pend_count;  // per node and level
@@ -451,6 +467,7 @@ Status HnswIndex::LoadLocked(const HnswHeader& header, RecordSource& source) {
         return Status::Corruption(StrFormat("hnsw: node %lld: stored cosine vector is not unit length (|v|² = %g)", r, s));
       }
     }
+    RecodeNode(id);
     if (rec.deleted) {
       flags_[id] |= kFlagTomb;
     } else {
@@ -522,6 +539,8 @@ void HnswIndex::StealState(HnswIndex& o) {
   live_ = o.live_;
   vecs_ = std::move(o.vecs_);
   links0_ = std::move(o.links0_);
+  codes_ = std::move(o.codes_);
+  scales_ = std::move(o.scales_);
   upper_ = std::move(o.upper_);
   upper_off_ = std::move(o.upper_off_);
   rowid_ = std::move(o.rowid_);

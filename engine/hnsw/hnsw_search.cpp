@@ -2,7 +2,8 @@
 // scan, batched search, the heuristic neighbour selection and the filter-strategy helper.
 //
 // A graph search: greedy descent from the entry point through the upper levels (ef = 1), then
-// the ef-search on level 0 (hnsw_internal.h). The best ef eligible nodes get their reported
+// the ef-search on level 0 (hnsw_internal.h), both over the 8-bit search codes (CodedWalk,
+// hnsw_codes.h). The best ef eligible nodes of the walk get their reported
 // distances from the batch kernels (BatchDistances over their gathered stored vectors, the
 // same values ExactSearch computes), then are sorted by (distance, rowid) and cut to k. If the
 // walk found fewer than k eligible nodes while at least k exist (a disconnected remnant after
@@ -192,9 +193,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   const float* qi = ctx->qbuf.data();
   size_t eff = std::max<size_t>(ef != 0 ? ef : cfg_.ef_search, k);
   ctx->n_dist = 0;
-  float ep_d = DistTo(qi, entry_);
-  NodeId ep = Descend(*ctx, qi, entry_, &ep_d, max_level_, 0);
-  SearchLayerAny(*ctx, qi, ep, ep_d, 0, eff, elig);
+  CodedWalk(*ctx, qi, eff, elig);
   size_t n = ctx->top.size();
   ctx->ids.resize(n);
   for (size_t i = 0; i < n; ++i) ctx->ids[i] = ctx->top[i].id;

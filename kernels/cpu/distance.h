@@ -12,7 +12,8 @@
 //   - Vectors are float32, row-major, `dims` floats per row, rows contiguous (stride = dims).
 //   - Pointers need not be aligned (unaligned loads everywhere).
 //   - All results are float. Squared L2 is returned (callers take the square root).
-//   - "batch" = one query against many rows; "multi" = several queries against many rows, output
+//   - "batch" = one query against many rows; "gather" = one query against rows given by pointers;
+//     "multi" = several queries against many rows, output
 //     laid out query-major: out[q * n_rows + r].
 #pragma once
 
@@ -45,6 +46,14 @@ struct KernelTable {
                     size_t dims, float* out);
   void (*l2sq_multi)(const float* queries, size_t n_queries, const float* rows, size_t n_rows,
                      size_t dims, float* out);
+  // One query against n rows at arbitrary addresses (rows[i], e.g. graph neighbours): out[i].
+  // Bit-identical to dot / l2sq(q, rows[i], dims) for each row of the same table; several rows
+  // are scored at once and the next ones prefetched, which the pairwise calls cannot do.
+  void (*dot_gather)(const float* q, const float* const* rows, size_t n, size_t dims, float* out);
+  void (*l2sq_gather)(const float* q, const float* const* rows, size_t n, size_t dims, float* out);
+  // One float query against n rows of 8-bit codes at arbitrary addresses: out[i] = Σ_j q[j]·rows[i][j]
+  // (the code-space dot product behind the HNSW search codes; see engine/hnsw/hnsw_codes.h).
+  void (*dot_u8_gather)(const float* q, const uint8_t* const* rows, size_t n, size_t dims, float* out);
 };
 
 // The scalar reference table (always available).

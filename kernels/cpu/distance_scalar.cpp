@@ -57,6 +57,21 @@ void L2SqMulti(const float* queries, size_t n_queries, const float* rows, size_t
   }
 }
 
+void DotGather(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
+  for (size_t r = 0; r < n; ++r) out[r] = Dot(q, rows[r], dims);
+}
+void L2SqGather(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
+  for (size_t r = 0; r < n; ++r) out[r] = L2Sq(q, rows[r], dims);
+}
+
+void DotU8Gather(const float* q, const uint8_t* const* rows, size_t n, size_t dims, float* out) {
+  for (size_t r = 0; r < n; ++r) {
+    double s = 0.0;
+    for (size_t i = 0; i < dims; ++i) s += static_cast<double>(q[i]) * static_cast<double>(rows[r][i]);
+    out[r] = static_cast<float>(s);
+  }
+}
+
 constexpr KernelTable kScalarTable{
     Isa::kScalar,
     /* dot */ &Dot,
@@ -67,6 +82,9 @@ constexpr KernelTable kScalarTable{
     /* dot_norm_batch */ &DotNormBatch,
     /* dot_multi */ &DotMulti,
     /* l2sq_multi */ &L2SqMulti,
+    /* dot_gather */ &DotGather,
+    /* l2sq_gather */ &L2SqGather,
+    /* dot_u8_gather */ &DotU8Gather,
 };
 
 }  // namespace

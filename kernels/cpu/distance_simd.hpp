@@ -25,7 +25,9 @@
 //   - n_rows == 0 and dims >= 1 are handled everywhere; dims == 0 returns 0.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 #include <xsimd/xsimd.hpp>
 
@@ -153,6 +155,152 @@ float L2Sq(const float* a, const float* b, size_t dims) {
 template <class A>
 float NormSq(const float* a, size_t dims) {
   return Pair<A, NormOp>(a, a, dims);
+}
+
+// ---- gather: one query, rows at arbitrary addresses ------------------------------------------
+
+// Rows scored together by the gather kernels: each row keeps the pairwise kernel's four
+// accumulators, so R rows need 4·R vector registers (AVX-512 has 32, the others 16).
+template <class A>
+inline constexpr size_t kGatherRows = kLanes<A> == 16 ? 4 : 2;
+// Cache lines prefetched per row of the next group (longer rows: the first kGatherPrefetchLines).
+inline constexpr size_t kGatherPrefetchLines = 16;
+
+// R rows against the query, each accumulated exactly like Pair<A, Op>(q, row, dims) (same
+// accumulators, same order, same reduction), so every result is bit-identical to the pairwise
+// kernel's. The R rows' loads interleave: R·4 independent FMA chains instead of 4, which hides the
+// FMA latency and the misses of rows that are not in cache yet.
+template <class A, class Op, size_t R>
+inline void GatherGroup(const float* q, const float* const* rows, size_t dims, float* out) {
+  static_assert(Op::kOut == 1);
+  constexpr size_t W = kLanes<A>;
+  Vec<A> acc[R][4];
+#pragma GCC unroll 4
+  for (size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (size_t u = 0; u < 4; ++u) acc[r][u] = Vec<A>(0.f);
+  size_t i = 0;
+  for (; i + 4 * W <= dims; i += 4 * W) {
+#pragma GCC unroll 4
+    for (size_t u = 0; u < 4; ++u) {
+      const Vec<A> x = Load<A>(q + i + u * W);
+#pragma GCC unroll 4
+      for (size_t r = 0; r < R; ++r) Op::Step(&acc[r][u], x, Load<A>(rows[r] + i + u * W));
+    }
+  }
+  for (; i + W <= dims; i += W) {
+    const Vec<A> x = Load<A>(q + i);
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; ++r) Op::Step(&acc[r][0], x, Load<A>(rows[r] + i));
+  }
+  if (i < dims) {
+    const Vec<A> x = LoadPartial<A>(q + i, dims - i);
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; ++r) Op::Step(&acc[r][1], x, LoadPartial<A>(rows[r] + i, dims - i));
+  }
+#pragma GCC unroll 4
+  for (size_t r = 0; r < R; ++r) out[r] = xsimd::hadd((acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]));
+}
+
+// Groups of kGatherRows rows; while one group is scored, the next group's rows are prefetched
+// (their first kGatherPrefetchLines lines). The last n % kGatherRows rows go one at a time.
+template <class A, class Op>
+inline void GatherImpl(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
+  constexpr size_t R = kGatherRows<A>;
+  const size_t lines = std::min((dims + kLineFloats - 1) / kLineFloats, kGatherPrefetchLines);
+  size_t r = 0;
+  for (; r + R <= n; r += R) {
+    const size_t next_end = std::min(n, r + 2 * R);
+    for (size_t p = r + R; p < next_end; ++p) {
+      for (size_t l = 0; l < lines; ++l) Prefetch(rows[p] + l * kLineFloats);
+    }
+    GatherGroup<A, Op, R>(q, rows + r, dims, out + r);
+  }
+  for (; r < n; ++r) GatherGroup<A, Op, 1>(q, rows + r, dims, out + r);
+}
+
+template <class A>
+void DotGather(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
+  GatherImpl<A, DotOp>(q, rows, n, dims, out);
+}
+template <class A>
+void L2SqGather(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
+  GatherImpl<A, L2Op>(q, rows, n, dims, out);
+}
+
+// ---- u8 gather: one float query against 8-bit codes at arbitrary addresses --------------------
+
+// W codes (bytes) widened to W floats. Codes are exact in float (0..255).
+template <class A>
+inline Vec<A> LoadU8(const uint8_t* p) {
+#if defined(__AVX512F__)
+  if constexpr (kLanes<A> == 16) {
+    return Vec<A>(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))));
+  }
+#endif
+#if defined(__AVX2__)
+  if constexpr (kLanes<A> == 8) {
+    return Vec<A>(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
+  }
+#endif
+  alignas(64) float buf[kLanes<A>];
+  for (size_t i = 0; i < kLanes<A>; ++i) buf[i] = static_cast<float>(p[i]);
+  return Vec<A>::load_aligned(buf);
+}
+// p[0, rem) with 0 < rem < lanes, the other lanes zero; never reads past p + rem.
+template <class A>
+inline Vec<A> LoadU8Partial(const uint8_t* p, size_t rem) {
+  alignas(64) float buf[kLanes<A>] = {};
+  for (size_t i = 0; i < rem; ++i) buf[i] = static_cast<float>(p[i]);
+  return Vec<A>::load_aligned(buf);
+}
+
+// R code rows against the query: Σ q[i]·code[i] with the pairwise kernel's four accumulators
+// per row (same structure as GatherGroup).
+template <class A, size_t R>
+inline void GatherU8Group(const float* q, const uint8_t* const* rows, size_t dims, float* out) {
+  constexpr size_t W = kLanes<A>;
+  Vec<A> acc[R][4];
+#pragma GCC unroll 4
+  for (size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (size_t u = 0; u < 4; ++u) acc[r][u] = Vec<A>(0.f);
+  size_t i = 0;
+  for (; i + 4 * W <= dims; i += 4 * W) {
+#pragma GCC unroll 4
+    for (size_t u = 0; u < 4; ++u) {
+      const Vec<A> x = Load<A>(q + i + u * W);
+#pragma GCC unroll 4
+      for (size_t r = 0; r < R; ++r) acc[r][u] = xsimd::fma(x, LoadU8<A>(rows[r] + i + u * W), acc[r][u]);
+    }
+  }
+  for (; i + W <= dims; i += W) {
+    const Vec<A> x = Load<A>(q + i);
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; ++r) acc[r][0] = xsimd::fma(x, LoadU8<A>(rows[r] + i), acc[r][0]);
+  }
+  if (i < dims) {
+    const Vec<A> x = LoadPartial<A>(q + i, dims - i);
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; ++r) acc[r][1] = xsimd::fma(x, LoadU8Partial<A>(rows[r] + i, dims - i), acc[r][1]);
+  }
+#pragma GCC unroll 4
+  for (size_t r = 0; r < R; ++r) out[r] = xsimd::hadd((acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]));
+}
+
+template <class A>
+void DotU8Gather(const float* q, const uint8_t* const* rows, size_t n, size_t dims, float* out) {
+  constexpr size_t R = kGatherRows<A>;
+  const size_t lines = std::min((dims + 63) / 64, kGatherPrefetchLines);
+  size_t r = 0;
+  for (; r + R <= n; r += R) {
+    const size_t next_end = std::min(n, r + 2 * R);
+    for (size_t p = r + R; p < next_end; ++p) {
+      for (size_t l = 0; l < lines; ++l) __builtin_prefetch(rows[p] + l * 64, 0, 3);
+    }
+    GatherU8Group<A, R>(q, rows + r, dims, out + r);
+  }
+  for (; r < n; ++r) GatherU8Group<A, 1>(q, rows + r, dims, out + r);
 }
 
 // ---- batch: one query, many rows -------------------------------------------------------------
@@ -406,6 +554,9 @@ constexpr KernelTable MakeKernelTable(Isa isa) {
       /* dot_norm_batch */ &DotNormBatch<A>,
       /* dot_multi */ &DotMulti<A>,
       /* l2sq_multi */ &L2SqMulti<A>,
+      /* dot_gather */ &DotGather<A>,
+      /* l2sq_gather */ &L2SqGather<A>,
+      /* dot_u8_gather */ &DotU8Gather<A>,
   };
 }
 
