@@ -9,7 +9,7 @@
 //
 //   vecgraph_hnsw_bench --base X.f32 --queries Q.f32 --gt GT.i32 --dim 128 [--metric cosine]
 //       [--M 16] [--efc 200] [--threads 1,2] [--ef 10,16,32,64,128] [--k 10] [--gt-k 10]
-//       [--min-seconds 1.0] [--filter 1] [--n N] [--index-file PATH]
+//       [--min-seconds 1.0] [--filter 1] [--n N] [--index-file PATH] [--codes-max-dim D]
 // --index-file: load the index from PATH if it exists (no build; search only), else build and
 // save it there (header + per node: rowid, stored vector, record — the persistence hooks).
 // Times: wall clock, plus process CPU time (cpu_seconds, cpu_qps) to spot a contended machine.
@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
                                           {"threads", "1,2"},   {"ef", "10,16,24,32,48,64,96,128"},
                                           {"k", "10"},          {"gt-k", "10"},    {"min-seconds", "1.0"},
                                           {"filter", "1"},      {"n", "0"},
-                                          {"index-file", ""}};
+                                          {"index-file", ""},   {"codes-max-dim", ""}};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string key = argv[i];
     if (key.rfind("--", 0) == 0) key = key.substr(2);
@@ -176,6 +176,7 @@ int main(int argc, char** argv) {
   cfg.metric = *metric;
   cfg.M = static_cast<uint32_t>(std::stoul(a["M"]));
   cfg.ef_construction = static_cast<uint32_t>(std::stoul(a["efc"]));
+  if (!a["codes-max-dim"].empty()) cfg.search_codes_max_dim = static_cast<uint32_t>(std::stoul(a["codes-max-dim"]));
 
   std::vector<int64_t> rowids(n);
   for (size_t i = 0; i < n; ++i) rowids[i] = static_cast<int64_t>(i);
@@ -197,7 +198,7 @@ int main(int argc, char** argv) {
       auto hdr = vecgraph::hnsw::HnswHeader::Decode({bytes.data(), vecgraph::hnsw::kHnswHeaderBytes});
       FileSource src(std::move(bytes), dim);
       double t0 = Now();
-      auto loaded = HnswIndex::Load(*hdr, src);
+      auto loaded = HnswIndex::Load(*hdr, src, &cfg);
       if (!loaded.ok()) {
         std::fprintf(stderr, "%s\n", loaded.status().message().c_str());
         return 2;

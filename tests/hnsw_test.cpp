@@ -239,6 +239,36 @@ TEST(HnswCodesTest, EachComponentWithinHalfAStep) {
   }
 }
 
+// The same graph walked over the codes and over the float vectors: both reach the recall, both
+// report exact distances; Check() sees the codes only where they are kept.
+TEST(HnswCodesTest, CodedAndFloatWalksOnTheSameGraph) {
+  for (Metric m : {Metric::kCosine, Metric::kL2, Metric::kDot}) {
+    const size_t dim = 64, n = Scaled(4000), nq = 30;
+    auto data = Clustered(n + nq, dim, 77, m != Metric::kL2);
+    std::vector<float> base(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n * dim));
+    std::vector<float> queries(data.begin() + static_cast<std::ptrdiff_t>(n * dim), data.end());
+    HnswConfig coded = Config(dim, m), plain = coded;
+    plain.search_codes_max_dim = 0;
+    auto a = Build(coded, base, Iota(n));
+    auto b = Build(plain, base, Iota(n));
+    EXPECT_TRUE(a->Check().empty());
+    EXPECT_TRUE(b->Check().empty());
+    EXPECT_GT(a->MemoryBytes(), b->MemoryBytes() + n * dim);
+    const double ra = MeanRecall(*a, queries, nq, 10, 64), rb = MeanRecall(*b, queries, nq, 10, 64);
+    EXPECT_GE(ra, m == Metric::kDot ? 0.85 : 0.95) << MetricName(m);
+    EXPECT_GE(rb, m == Metric::kDot ? 0.85 : 0.95) << MetricName(m);
+    for (size_t i = 0; i < 5; ++i) {
+      auto ga = *a->Search(Row(queries, i, dim), 10, 64);
+      auto gb = *b->Search(Row(queries, i, dim), 10, 64);
+      auto ex = *a->ExactSearch(Row(queries, i, dim), n);
+      std::map<int64_t, float> d;
+      for (const auto& h : ex) d[h.rowid] = h.distance;
+      for (const auto& h : ga) EXPECT_EQ(h.distance, d[h.rowid]);
+      for (const auto& h : gb) EXPECT_EQ(h.distance, d[h.rowid]);
+    }
+  }
+}
+
 TEST(HnswCodesTest, ConstantAndExtremeVectors) {
   std::vector<uint8_t> code(4, 7);
   const float c[4] = {2.5f, 2.5f, 2.5f, 2.5f};
@@ -361,7 +391,9 @@ INSTANTIATE_TEST_SUITE_P(
                       RecallCase{1000, 128, Metric::kCosine, 0.95}, RecallCase{1000, 128, Metric::kL2, 0.95},
                       RecallCase{1000, 128, Metric::kDot, 0.85}, RecallCase{10000, 17, Metric::kCosine, 0.95},
                       RecallCase{10000, 128, Metric::kL2, 0.95}, RecallCase{10000, 3, Metric::kDot, 0.85},
-                      RecallCase{50000, 17, Metric::kCosine, 0.93}),
+                      RecallCase{50000, 17, Metric::kCosine, 0.93},
+                      // above search_codes_max_dim: the walk reads the float vectors
+                      RecallCase{2000, 300, Metric::kCosine, 0.95}, RecallCase{2000, 300, Metric::kL2, 0.95}),
     [](const ::testing::TestParamInfo<RecallCase>& i) {
       return StrFormat("n%zu_d%zu_%s", i.param.n, i.param.dim, MetricName(i.param.metric));
     });

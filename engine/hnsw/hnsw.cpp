@@ -71,7 +71,8 @@ HnswIndex::HnswIndex(const HnswConfig& config)
       dim_(config.dim),
       m0_(config.MaxLinks0()),
       m_(config.MaxLinks()),
-      ip_(config.metric != Metric::kL2) {}
+      ip_(config.metric != Metric::kL2),
+      coded_(config.dim <= config.search_codes_max_dim) {}
 
 HnswIndex::~HnswIndex() = default;
 

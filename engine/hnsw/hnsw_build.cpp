@@ -70,8 +70,10 @@ NodeId HnswIndex::AddSlot(int64_t rowid, int level) {
   NodeId id = static_cast<NodeId>(n_);
   vecs_.resize((n_ + 1) * dim_, 0.0f);
   links0_.resize((n_ + 1) * m0_, kInvalidNode);
-  codes_.resize((n_ + 1) * dim_, 0);
-  scales_.resize(n_ + 1);
+  if (coded_) {
+    codes_.resize((n_ + 1) * dim_, 0);
+    scales_.resize(n_ + 1);
+  }
   if (level > 0) {
     upper_off_.push_back(static_cast<uint32_t>(upper_.size()));
     upper_.resize(upper_.size() + static_cast<size_t>(level) * m_, kInvalidNode);
@@ -171,8 +173,10 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
   if (n_ + fresh > kMaxNodes) return Status::ResourceExhausted("hnsw: too many nodes");
   vecs_.reserve((n_ + fresh) * dim_);
   links0_.reserve((n_ + fresh) * m0_);
-  codes_.reserve((n_ + fresh) * dim_);
-  scales_.reserve(n_ + fresh);
+  if (coded_) {
+    codes_.reserve((n_ + fresh) * dim_);
+    scales_.reserve(n_ + fresh);
+  }
   rowid_.reserve(n_ + fresh);
   level_.reserve(n_ + fresh);
   flags_.reserve(n_ + fresh);

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "engine/hnsw/hnsw_internal.h"
 
 namespace vecgraph::hnsw {
@@ -12,6 +16,15 @@ namespace vecgraph::hnsw {
 namespace {
 
 long long LL(int64_t v) { return static_cast<long long>(v); }
+
+// A load allocates and frees tens of MB of scratch (neighbour rowids of every record, the growth
+// of the storage arrays). glibc keeps freed heap memory mapped, so the process would hold that
+// much more than the index needs; give it back once the load is over.
+void ReleaseFreedMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 }  // namespace
 
@@ -42,9 +55,11 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
   AlignedBuffer<uint32_t> links0;
   links0.resize(nn * m0_, kInvalidNode);
   AlignedBuffer<uint8_t> codes;
-  codes.resize(nn * dim_);
   AlignedBuffer<CodeScale> scales;
-  scales.resize(nn);
+  if (coded_) {
+    codes.resize(nn * dim_);
+    scales.resize(nn);
+  }
   std::vector<uint32_t> upper, upper_off(nn, kInvalidNode);
   std::vector<int64_t> rowid(nn);
   std::vector<uint8_t> level(nn), flags(nn);
@@ -61,8 +76,10 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
     if (ni == kInvalidNode) continue;
     NodeId oi = static_cast<NodeId>(i);
     std::memcpy(vecs.data() + static_cast<size_t>(ni) * dim_, Vec(oi), dim_ * sizeof(float));
-    std::memcpy(codes.data() + static_cast<size_t>(ni) * dim_, Code(oi), dim_);
-    scales[ni] = scales_[oi];
+    if (coded_) {
+      std::memcpy(codes.data() + static_cast<size_t>(ni) * dim_, Code(oi), dim_);
+      scales[ni] = scales_[oi];
+    }
     copy_list(Links(oi, 0), links0.data() + static_cast<size_t>(ni) * m0_, m0_);
     if (level_[i] > 0) {
       upper_off[ni] = static_cast<uint32_t>(upper.size());
@@ -237,8 +254,8 @@ std::vector<std::string> HnswIndex::Check(const CheckOptions& opt) const {
     if (out.size() < 1000) out.push_back(std::move(s));
   };
   if (rowid_.size() != n_ || level_.size() != n_ || flags_.size() != n_ || upper_off_.size() != n_ ||
-      vecs_.size() != n_ * dim_ || links0_.size() != n_ * m0_ || codes_.size() != n_ * dim_ ||
-      scales_.size() != n_) {
+      vecs_.size() != n_ * dim_ || links0_.size() != n_ * m0_ || codes_.size() != (coded_ ? n_ * dim_ : 0) ||
+      scales_.size() != (coded_ ? n_ : 0)) {
     add("storage arrays disagree on the node count");
     return out;
   }
@@ -248,8 +265,8 @@ std::vector<std::string> HnswIndex::Check(const CheckOptions& opt) const {
     const NodeId id = static_cast<NodeId>(i);
     const long long r = LL(rowid_[i]);
     if (Live(id)) ++live;
-    const CodeScale sc = EncodeCodes(Vec(id), dim_, code.data());
-    if (std::memcmp(code.data(), Code(id), dim_) != 0 || std::memcmp(&sc, &scales_[id], sizeof sc) != 0) {
+    const CodeScale sc = coded_ ? EncodeCodes(Vec(id), dim_, code.data()) : CodeScale{};
+    if (coded_ && (std::memcmp(code.data(), Code(id), dim_) != 0 || std::memcmp(&sc, &scales_[id], sizeof sc) != 0)) {
       add(StrFormat("node %lld: search codes differ from its vector", r));
     }
     if (map_.Find(rowid_[i]) != id) add(StrFormat("node %lld: rowid map points elsewhere", r));
@@ -398,6 +415,7 @@ StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const HnswHeader& header, R
     cfg.filter_exact_max_rows = runtime->filter_exact_max_rows;
     cfg.filter_exact_max_fraction = runtime->filter_exact_max_fraction;
     cfg.filter_graph_cost_rows = runtime->filter_graph_cost_rows;
+    cfg.search_codes_max_dim = runtime->search_codes_max_dim;
   }
   Status st = cfg.Validate();
   if (!st.ok()) return Status::Corruption("hnsw: header: " + st.message());
@@ -410,19 +428,23 @@ StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const HnswHeader& header, R
   }
   std::unique_ptr<HnswIndex> idx(new HnswIndex(cfg));
   Status ls = Guard([&] { return idx->LoadLocked(header, source); });
+  ReleaseFreedMemory();
   if (!ls.ok()) return ls;
   return idx;
 }
 
 Status HnswIndex::LoadLocked(const HnswHeader& header, RecordSource& source) {
-  // Pre-size from the header's count, but never trust it for more than 64 MiB: a forged count
-  // must not force a huge allocation (storage grows as records actually arrive).
-  const size_t per_node = (dim_ + m0_) * sizeof(float) + 32;
-  const size_t reserve = static_cast<size_t>(std::min<uint64_t>(header.node_count, (size_t{64} << 20) / per_node));
+  // Pre-size from the header's count, but never trust it for more than 256 MiB: a forged count
+  // must not force a huge allocation (storage grows as records actually arrive). Exact sizes
+  // matter: a grown buffer's partly used last huge page would be resident in full.
+  const size_t per_node = (dim_ + m0_) * sizeof(float) + (coded_ ? dim_ + sizeof(CodeScale) : 0) + 32;
+  const size_t reserve = static_cast<size_t>(std::min<uint64_t>(header.node_count, (size_t{256} << 20) / per_node));
   vecs_.reserve(reserve * dim_);
   links0_.reserve(reserve * m0_);
-  codes_.reserve(reserve * dim_);
-  scales_.reserve(reserve);
+  if (coded_) {
+    codes_.reserve(reserve * dim_);
+    scales_.reserve(reserve);
+  }
   map_.Reserve(reserve);
   std::vector<int64_t> pend;         // neighbour rowids, node-major then level-major
   std::vector<uint16_t> pend_count;  // per node and level
@@ -539,6 +561,7 @@ void HnswIndex::StealState(HnswIndex& o) {
   live_ = o.live_;
   vecs_ = std::move(o.vecs_);
   links0_ = std::move(o.links0_);
+  coded_ = o.coded_;
   codes_ = std::move(o.codes_);
   scales_ = std::move(o.scales_);
   upper_ = std::move(o.upper_);

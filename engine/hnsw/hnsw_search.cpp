@@ -193,7 +193,13 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   const float* qi = ctx->qbuf.data();
   size_t eff = std::max<size_t>(ef != 0 ? ef : cfg_.ef_search, k);
   ctx->n_dist = 0;
-  CodedWalk(*ctx, qi, eff, elig);
+  if (coded_) {
+    CodedWalk(*ctx, qi, eff, elig);
+  } else {
+    float ep_d = DistTo(qi, entry_);
+    NodeId ep = Descend(*ctx, qi, entry_, &ep_d, max_level_, 0);
+    SearchLayerAny(*ctx, qi, ep, ep_d, 0, eff, elig);
+  }
   size_t n = ctx->top.size();
   ctx->ids.resize(n);
   for (size_t i = 0; i < n; ++i) ctx->ids[i] = ctx->top[i].id;
