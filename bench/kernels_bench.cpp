@@ -6,6 +6,10 @@
 // 50000×768, 154 MB: both far larger than the caches, so rows stream from memory):
 //   dot_batch, dot_norm_batch, l2sq_batch   one query against all rows
 //   dot_multi                               8 queries against all rows (rows read once)
+// and, for the graph walks, 32 rows at random positions per call (an HNSW node's neighbours):
+//   pair_loop32                             the pairwise kernel called once per row
+//   dot_gather32                            the gather kernel (same bits, rows scored together)
+//   dot_u8_gather32                         the gather kernel over 8-bit codes (dims bytes a row)
 // and stream_sum, a plain read of the same buffer (sum of floats, 8 SSE2 accumulators): the
 // memory bandwidth the kernels should approach. bytes_per_second counts the row bytes read once
 // per iteration, so GB/s compares directly with stream_sum; items_per_second counts
@@ -126,6 +130,58 @@ void BmDotMulti(benchmark::State& state, const KernelTable* t, Shape s) {
   SetCounters(state, s, kMultiQueries);
 }
 
+// 32 rows at random positions per call, cycling through a fixed random sequence of 2^16 rows.
+constexpr size_t kGatherRows = 32;
+std::vector<uint32_t> RandomRowIds(const Shape& s) {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<uint32_t> pick(0, static_cast<uint32_t>(s.n_rows - 1));
+  std::vector<uint32_t> ids(size_t{1} << 16);
+  for (uint32_t& id : ids) id = pick(rng);
+  return ids;
+}
+
+template <typename Row, typename Fn>
+void GatherLoop(benchmark::State& state, const Shape& s, const Row* base, size_t row_elems, Fn&& score) {
+  const std::vector<uint32_t> ids = RandomRowIds(s);
+  const std::vector<float> q = Queries(s, 1);
+  std::vector<const Row*> rows(kGatherRows);
+  std::vector<float> out(kGatherRows);
+  size_t at = 0;
+  for (auto _ : state) {
+    for (size_t i = 0; i < kGatherRows; ++i) rows[i] = base + static_cast<size_t>(ids[(at + i) & 0xFFFF]) * row_elems;
+    at += kGatherRows;
+    score(q.data(), rows.data(), out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kGatherRows));
+}
+
+void BmPairLoop(benchmark::State& state, const KernelTable* t, Shape s) {
+  GatherLoop(state, s, Rows(s).data(), s.dims, [&](const float* q, const float* const* rows, float* out) {
+    for (size_t i = 0; i < kGatherRows; ++i) out[i] = t->dot(q, rows[i], s.dims);
+  });
+}
+
+void BmDotGather(benchmark::State& state, const KernelTable* t, Shape s) {
+  GatherLoop(state, s, Rows(s).data(), s.dims, [&](const float* q, const float* const* rows, float* out) {
+    t->dot_gather(q, rows, kGatherRows, s.dims, out);
+  });
+}
+
+void BmDotU8Gather(benchmark::State& state, const KernelTable* t, Shape s) {
+  static std::map<std::pair<size_t, size_t>, std::vector<uint8_t>> codes;
+  std::vector<uint8_t>& c = codes[{s.n_rows, s.dims}];
+  if (c.empty()) {
+    c.resize(s.n_rows * s.dims);
+    std::mt19937 rng(5);
+    for (uint8_t& b : c) b = static_cast<uint8_t>(rng());
+  }
+  GatherLoop(state, s, c.data(), s.dims, [&](const float* q, const uint8_t* const* rows, float* out) {
+    t->dot_u8_gather(q, rows, kGatherRows, s.dims, out);
+  });
+}
+
 // The streaming-read baseline: sum all floats of the buffer, several independent accumulators.
 float StreamSum(const float* p, size_t n) {
   size_t i = 0;
@@ -179,6 +235,9 @@ bool RegisterAll() {
       benchmark::RegisterBenchmark(("dot_norm_batch" + suffix).c_str(), BmDotNormBatch, t, s);
       benchmark::RegisterBenchmark(("l2sq_batch" + suffix).c_str(), BmL2SqBatch, t, s);
       benchmark::RegisterBenchmark(("dot_multi8" + suffix).c_str(), BmDotMulti, t, s);
+      benchmark::RegisterBenchmark(("pair_loop32" + suffix).c_str(), BmPairLoop, t, s);
+      benchmark::RegisterBenchmark(("dot_gather32" + suffix).c_str(), BmDotGather, t, s);
+      benchmark::RegisterBenchmark(("dot_u8_gather32" + suffix).c_str(), BmDotU8Gather, t, s);
     }
   }
   return true;
