@@ -548,6 +548,83 @@ TEST(Spread, BatchedEqualsOneByOneAndGroupsSplit) {
   ExpectIdentical(RunSpread(*g, sets, o, &f.ex), one_by_one, "groups of 1");
 }
 
+// top_k keeps exactly the first k rows of the full ranking, also when thousands of rows are
+// reached (the selection cuts its list repeatedly) and activations tie (every weight is 1, so
+// many rows tie and node ids decide), with seeds the graph lacks tying with rows at the cuts.
+TEST(Spread, TopKIsAPrefixOfTheFullRanking) {
+  Fixture f;
+  std::vector<Edge> edges = RandomGraph(20000, 120000, 61);
+  for (Edge& e : edges) e.w = 1.0;
+  auto g = MakeGraph(edges);
+  SpreadOptions o;
+  o.threshold = 0;
+  o.max_hops = 4;
+  // Hubs (small indices, id = 7 · index + 3) reach most of the graph.
+  std::vector<SeedSet> sets = {{{3, 1.0}, {17, 1.0}, {52, 1.0}}, {{24, 1.0}}};
+  {
+    // Seeds the graph lacks, with the activation of set 0's row 1000 and set 1's row 99.
+    std::vector<std::vector<double>> plain(sets.size());
+    for (const ResultRow& r : RunSpread(*g, sets, o, &f.ex)) plain[r.query].push_back(r.activation);
+    ASSERT_GT(plain[0].size(), 1000u);
+    ASSERT_GT(plain[1].size(), 100u);
+    sets[0].push_back({-5, plain[0][1000]});        // ranks before the rows it ties with
+    sets[1].push_back({99999999, plain[1][99]});  // ranks after them
+  }
+  const std::vector<ResultRow> full = RunSpread(*g, sets, o, &f.ex);
+  std::vector<std::vector<ResultRow>> full_by_set(sets.size());
+  for (const ResultRow& r : full) full_by_set[r.query].push_back(r);
+  ASSERT_GT(full_by_set[0].size(), 5000u);
+  ASSERT_GT(full_by_set[1].size(), 5000u);
+  // Where the absent seeds landed: next to a row they tie with. Cut there and one further.
+  std::vector<uint64_t> ks = {1, 10, 100, 1500, 4000, 1000000};
+  for (const auto& rows : full_by_set) {
+    auto it = std::find_if(rows.begin(), rows.end(), [](const ResultRow& r) { return r.node == -5 || r.node == 99999999; });
+    ASSERT_TRUE(it != rows.begin() && std::next(it) < rows.end());
+    EXPECT_TRUE(std::prev(it)->activation == it->activation || std::next(it)->activation == it->activation);
+    ks.push_back(static_cast<uint64_t>(it - rows.begin()));
+    ks.push_back(static_cast<uint64_t>(it - rows.begin()) + 1);
+  }
+  for (uint64_t k : ks) {
+    o.top_k = k;
+    std::vector<ResultRow> want;
+    for (const auto& rows : full_by_set) {
+      want.insert(want.end(), rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(std::min<uint64_t>(k, rows.size())));
+    }
+    ExpectIdentical(RunSpread(*g, sets, o, &f.ex), want, "batched top_k " + std::to_string(k));
+    for (size_t q = 0; q < sets.size(); ++q) {
+      auto one = RunSpread(*g, {sets[q]}, o, &f.ex);
+      for (ResultRow& r : one) r.query = q;
+      std::vector<ResultRow> want_q = want;
+      std::erase_if(want_q, [q](const ResultRow& r) { return r.query != q; });
+      ExpectIdentical(one, want_q, "top_k " + std::to_string(k) + " set " + std::to_string(q));
+    }
+  }
+}
+
+// Ties found late: seed 0 reaches nodes 10000..12999 at hop 1 and, through them (weight 2),
+// nodes 1..3000 at hop 2, all with activation 0.5. Row order puts the late, smaller ids first,
+// so a top_k selection must keep hits that tie with its current k-th best.
+TEST(Spread, TopKKeepsLateTiesWithSmallerIds) {
+  Fixture f;
+  std::vector<Edge> edges;
+  for (int64_t i = 0; i < 3000; ++i) {
+    edges.push_back({0, 10000 + i, 1.0});
+    edges.push_back({10000 + i, 1 + i, 2.0});
+  }
+  auto g = MakeGraph(edges);
+  SpreadOptions o;
+  o.max_hops = 2;
+  for (uint64_t k : {2, 101, 2000, 4000}) {
+    o.top_k = k;
+    std::vector<Expect> want = {{0, 1.0, 0}};
+    for (int64_t i = 0; i < 6000 && want.size() < k; ++i) {
+      if (i < 3000) want.push_back({1 + i, 0.5, 2});
+      else want.push_back({10000 + i - 3000, 0.5, 1});
+    }
+    ExpectRows(RunSpread(*g, {{{0, 1.0}}}, o, &f.ex), want, ("top_k " + std::to_string(k)).c_str());
+  }
+}
+
 TEST(Spread, DeterministicAcrossThreadCountsAndRepeats) {
   const std::vector<Edge> edges = RandomGraph(20000, 300000, 41);
   std::vector<SeedSet> sets = {RandomSeeds(20000, 5, 1), RandomSeeds(20000, 2, 2)};

@@ -26,7 +26,8 @@
 //   device give bit-identical results. Per-node work around the hops (frontier selection,
 //   activation updates) runs on the executor's CPU arena in fixed chunks, without sqlite3 calls.
 //   State arrays come from a scratch pooled on the Graph and are reset through the lists of
-//   touched nodes, so a query costs O(nodes and edges it touches), not O(graph).
+//   touched nodes, so a query costs O(nodes and edges it touches), not O(graph); rows are ranked
+//   by a bounded selection when top_k cuts them (spread.cpp explains both).
 #pragma once
 
 #include <cstddef>
