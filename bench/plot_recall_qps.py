@@ -5,7 +5,8 @@
 
 Writes one PNG per dataset: recall_qps_<slug>.png (100k×128 → recall_qps_100k.png, 50k×768 →
 recall_qps_50k_d768.png). Each curve is one system, one point per ef (labelled); hnswlib's batched
-knn_query (no per-query Python call) is drawn dashed, for reference.
+knn_query (no per-query Python call) is drawn dashed, for reference; the SQL systems' "join" runs
+(all queries in one statement, no Python call per query) dotted.
 """
 import argparse
 import json
@@ -24,6 +25,10 @@ STYLE = {
     "hnswlib": dict(color="tab:green", marker="^", ls="-", label="hnswlib, knn_query per query (Python)"),
     "hnswlib-batch": dict(color="tab:green", marker="^", ls="--", alpha=0.5, mfc="none",
                           label="hnswlib, batched knn_query, 10 queries per call (reference)"),
+    "vecgraph-join": dict(color="tab:blue", marker="o", ls=":", mfc="none",
+                          label="vecgraph, all queries in one SQL statement (join)"),
+    "vectorlite-join": dict(color="tab:orange", marker="s", ls=":", mfc="none",
+                            label="vectorlite, all queries in one SQL statement (join)"),
 }
 
 
@@ -32,13 +37,13 @@ def plot(res, out_dir, target, machine):
     if not curves:
         return None
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    for name in ("vecgraph", "vectorlite", "hnswlib", "hnswlib-batch"):
+    for name in ("vecgraph", "vectorlite", "vecgraph-join", "vectorlite-join", "hnswlib", "hnswlib-batch"):
         pts = curves.get(name)
         if not pts:
             continue
         st = dict(STYLE[name])
         ax.plot([p["recall"] for p in pts], [p["qps"] for p in pts], **st)
-        if name != "hnswlib-batch":
+        if name in ("vecgraph", "vectorlite", "hnswlib"):
             for p in pts:
                 ax.annotate(str(p["ef"]), (p["recall"], p["qps"]), textcoords="offset points", xytext=(3, 3),
                             fontsize=7, color=st["color"])
