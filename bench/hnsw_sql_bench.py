@@ -76,7 +76,8 @@ DATA_DIR = os.path.join(BENCH_DIR, ".data")
 sys.dont_write_bytecode = True  # no bench/__pycache__ from importing datagen / sql_topk_bench
 sys.path.insert(0, BENCH_DIR)
 import datagen  # noqa: E402
-from sql_topk_bench import PEERS, cpu_model, prewarm_file, recall, reference_topk, resolve  # noqa: E402
+from sql_topk_bench import (PEERS, cpu_model, ext_connect, prewarm_file, recall, reference_topk,  # noqa: E402
+                            resolve)
 
 VECGRAPH_ENTRY = "sqlite3_vecgraph_init"
 DEFAULT_EFS = "10,16,24,32,48,64,100,150,200,300"
@@ -102,15 +103,6 @@ def cpu_seconds():
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def ext_connect(path, ext=None, entry=None, uri=False):
-    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, uri=uri)
-    if ext:
-        con.enable_load_extension(True)
-        con.execute("SELECT load_extension(?, ?)", (ext, entry))
-        con.enable_load_extension(False)
-    return con
 
 
 def remove_db(path):

@@ -85,14 +85,8 @@ exec::HopTask PullTask(const Graph& g, std::vector<double>& pulse, std::vector<d
   out.assign(g.num_nodes(), 0.0);
   std::mt19937 rng(1);
   for (double& p : pulse) p = (rng() % 4 == 0) ? 0.0 : 1e-3 * (rng() % 1000);
-  exec::HopTask t;
+  exec::HopTask t = GraphHopTask(g, 1);
   t.direction = exec::HopTask::Direction::kPull;
-  t.graph_id = g.uid();
-  t.n_nodes = g.num_nodes();
-  t.n_edges = g.num_edges();
-  t.in_offsets = g.in_offsets();
-  t.in_src = g.in_src();
-  t.in_w = g.in_weight();
   t.pulse = pulse.data();
   t.out = out.data();
   return t;

@@ -84,14 +84,20 @@ def resolve(path):
     return alt if os.path.exists(alt) else os.path.abspath(path)
 
 
-def connect(db, args, ext=None, entry=None):
-    con = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-    if args.mmap:
-        con.execute(f"PRAGMA mmap_size={int(args.mmap)}")
+def ext_connect(path, ext=None, entry=None, uri=False):
+    """An autocommit connection with extension `ext` (entry point `entry`) loaded."""
+    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, uri=uri)
     if ext:
         con.enable_load_extension(True)
         con.execute("SELECT load_extension(?, ?)", (ext, entry))
         con.enable_load_extension(False)
+    return con
+
+
+def connect(db, args, ext=None, entry=None):
+    con = ext_connect(db, ext, entry)
+    if args.mmap:
+        con.execute(f"PRAGMA mmap_size={int(args.mmap)}")
     return con
 
 

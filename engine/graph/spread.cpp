@@ -319,6 +319,17 @@ class GroupRun {
   // entry may fire at the next hop (keep: there is one) and zeroes it elsewhere. Returns
   // kReached | kMayFire bits.
   uint8_t Post(uint32_t v, int h, bool keep);
+  // Post(v) from chunk ch of a parallel fold: lists v in lists_a[ch] when it may fire next and in
+  // lists_b[ch] when it is reached for the first time.
+  void Fold(uint32_t v, int h, bool keep, size_t ch) {
+    const uint8_t found = Post(v, h, keep);
+    if ((found & kMayFire) != 0) ws_.lists_a[ch].push_back(v);
+    uint8_t& flag = ws_.flags[v];
+    if ((found & kReached) != 0 && (flag & kFlagResult) == 0) {
+      flag |= kFlagResult;
+      ws_.lists_b[ch].push_back(v);
+    }
+  }
   void RunHop(exec::HopTask& t);
   // Emits the rows of every set and resets the state of the reached nodes.
   void EmitRows(size_t query_base, std::vector<std::vector<ResultRow>>* rows);
@@ -432,16 +443,6 @@ uint8_t GroupRun::Post(uint32_t v, int h, bool keep) {
 }
 
 void GroupRun::RunHop(exec::HopTask& t) {
-  t.graph_id = g_.uid();
-  t.n_nodes = g_.num_nodes();
-  t.n_edges = g_.num_edges();
-  t.n_queries = Q_;
-  t.in_offsets = g_.in_offsets();
-  t.in_src = g_.in_src();
-  t.in_w = g_.in_weight();
-  t.out_offsets = g_.out_offsets();
-  t.out_dst = g_.out_dst();
-  t.out_w = g_.out_weight();
   exec::RunReport rep;
   ex_.Run(
       exec::Op::kSpread, t.WorkUnits(), t.Items(),
@@ -467,7 +468,7 @@ void GroupRun::HopPush(int h) {
   }
   if (ws_.contrib.size() < slots * Q_) ws_.contrib.resize(slots * Q_);
 
-  exec::HopTask t;
+  exec::HopTask t = GraphHopTask(g_, Q_);
   t.direction = exec::HopTask::Direction::kPush;
   t.frontier = F.data();
   t.n_frontier = F.size();
@@ -500,7 +501,6 @@ void GroupRun::HopPush(int h) {
   // Fold the hop into a/depth, in parallel chunks of the touched list; collect the nodes that
   // may fire next and the newly reached ones.
   const bool keep = h < o_.max_hops;
-  uint8_t* flags = ws_.flags.data();
   const size_t chunks = ChunkCount(touched.size(), o_.tuning.chunk_nodes);
   PrepareLists(&ws_.lists_a, chunks);
   PrepareLists(&ws_.lists_b, chunks);
@@ -508,13 +508,7 @@ void GroupRun::HopPush(int h) {
   ForChunks(ex_, chunks, [&](size_t ch) {
     for (size_t i = ch * per, end = std::min(touched.size(), (ch + 1) * per); i < end; ++i) {
       if (i + kPrefetch < end) Prefetch(ws_.y, touched[i + kPrefetch]);
-      const uint32_t v = touched[i];
-      const uint8_t found = Post(v, h, keep);
-      if ((found & kMayFire) != 0) ws_.lists_a[ch].push_back(v);
-      if ((found & kReached) != 0 && (flags[v] & kFlagResult) == 0) {
-        flags[v] |= kFlagResult;
-        ws_.lists_b[ch].push_back(v);
-      }
+      Fold(touched[i], h, keep, ch);
     }
   });
   Concat(ws_.lists_a, chunks, &ws_.next);
@@ -522,7 +516,7 @@ void GroupRun::HopPush(int h) {
 }
 
 void GroupRun::HopPull(int h) {
-  exec::HopTask t;
+  exec::HopTask t = GraphHopTask(g_, Q_);
   t.direction = exec::HopTask::Direction::kPull;
   t.pulse = ws_.pulse.data();
   t.out = ws_.y.data();
@@ -536,20 +530,13 @@ void GroupRun::HopPull(int h) {
   PrepareLists(&ws_.lists_a, chunks);
   PrepareLists(&ws_.lists_b, chunks);
   const size_t per = (n + chunks - 1) / chunks;
-  uint8_t* flags = ws_.flags.data();
   ForChunks(ex_, chunks, [&](size_t ch) {
     for (size_t v = ch * per, end = std::min(n, (ch + 1) * per); v < end; ++v) {
       const double* yv = ws_.y.data() + v * Q_;
       bool any = false;
       for (size_t q = 0; q < Q_; ++q) any |= yv[q] != 0;
       if (!any) continue;
-      const uint32_t u = static_cast<uint32_t>(v);
-      const uint8_t found = Post(u, h, keep);
-      if ((found & kMayFire) != 0) ws_.lists_a[ch].push_back(u);
-      if ((found & kReached) != 0 && (flags[v] & kFlagResult) == 0) {
-        flags[v] |= kFlagResult;
-        ws_.lists_b[ch].push_back(u);
-      }
+      Fold(static_cast<uint32_t>(v), h, keep, ch);
     }
   });
   Concat(ws_.lists_a, chunks, &ws_.next);
@@ -637,6 +624,21 @@ constexpr auto kRowBefore = [](const ResultRow& a, const ResultRow& b) {
 };
 
 }  // namespace
+
+exec::HopTask GraphHopTask(const Graph& g, size_t n_queries) {
+  exec::HopTask t;
+  t.graph_id = g.uid();
+  t.n_nodes = g.num_nodes();
+  t.n_edges = g.num_edges();
+  t.n_queries = n_queries;
+  t.in_offsets = g.in_offsets();
+  t.in_src = g.in_src();
+  t.in_w = g.in_weight();
+  t.out_offsets = g.out_offsets();
+  t.out_dst = g.out_dst();
+  t.out_w = g.out_weight();
+  return t;
+}
 
 StatusOr<std::vector<ResultRow>> Spread(const Graph& g, const std::vector<SeedSet>& sets, const SpreadOptions& opts,
                                         exec::Executor* ex_in, SpreadStats* stats) {

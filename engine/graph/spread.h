@@ -138,6 +138,10 @@ struct SpreadStats {
   int fallbacks = 0;     // of which fell back to the CPU after a device failure
 };
 
+// A hop task over g's CSR and CSC for n_queries sets; the caller sets direction, the frontier or
+// pulse vector and the output.
+exec::HopTask GraphHopTask(const Graph& g, size_t n_queries);
+
 // Runs every set (rows of set i have query = i), rows grouped by set in input order, each group
 // ordered by activation descending then node ascending. ex: null → exec::Executor::Global().
 StatusOr<std::vector<ResultRow>> Spread(const Graph& g, const std::vector<SeedSet>& sets, const SpreadOptions& opts,

@@ -71,8 +71,7 @@ HnswIndex::HnswIndex(const HnswConfig& config)
       dim_(config.dim),
       m0_(config.MaxLinks0()),
       m_(config.MaxLinks()),
-      ip_(config.metric != Metric::kL2),
-      coded_(config.dim <= config.search_codes_max_dim) {}
+      ip_(config.metric != Metric::kL2) {}
 
 HnswIndex::~HnswIndex() = default;
 

@@ -251,7 +251,7 @@ class HnswIndex {
   const uint8_t* Code(NodeId id) const { return codes_.data() + static_cast<size_t>(id) * dim_; }
   // Recomputes node id's search codes from its stored vector (hnsw_codes.h).
   void RecodeNode(NodeId id) {
-    if (!coded_) return;
+    if (!Coded()) return;
     scales_[id] = EncodeCodes(Vec(id), dim_, codes_.data() + static_cast<size_t>(id) * dim_);
   }
   uint32_t* Links(NodeId id, int level) {
@@ -266,6 +266,8 @@ class HnswIndex {
     return c;
   }
   bool Live(NodeId id) const { return (flags_[id] & kFlagTomb) == 0; }
+  // Query walks read the search codes (and codes_/scales_ are kept) when dim ≤ search_codes_max_dim.
+  bool Coded() const { return dim_ <= cfg_.search_codes_max_dim; }
 
   static constexpr uint8_t kFlagTomb = 1;
   static constexpr uint8_t kFlagDirty = 2;
@@ -334,14 +336,13 @@ class HnswIndex {
   size_t dim_;
   uint32_t m0_, m_;
   bool ip_;  // internal ordering by inner product (cosine, dot) rather than L2
-  bool coded_;  // query walks read the search codes (dim ≤ search_codes_max_dim)
 
   size_t n_ = 0;                      // slots (tombstones included)
   size_t live_ = 0;
   AlignedBuffer<float> vecs_;         // n_ × dim_
   AlignedBuffer<uint32_t> links0_;    // n_ × m0_, level 0
-  AlignedBuffer<uint8_t> codes_;      // n_ × dim_ search codes of vecs_ (hnsw_codes.h); empty unless coded_
-  AlignedBuffer<CodeScale> scales_;   // n_ scales of the codes; empty unless coded_
+  AlignedBuffer<uint8_t> codes_;      // n_ × dim_ search codes of vecs_ (hnsw_codes.h); empty unless Coded()
+  AlignedBuffer<CodeScale> scales_;   // n_ scales of the codes; empty unless Coded()
   std::vector<uint32_t> upper_;       // lists of m_ slots for levels ≥ 1
   std::vector<uint32_t> upper_off_;   // per node: index of its level-1 list in upper_
   std::vector<int64_t> rowid_;

@@ -70,7 +70,7 @@ NodeId HnswIndex::AddSlot(int64_t rowid, int level) {
   NodeId id = static_cast<NodeId>(n_);
   vecs_.resize((n_ + 1) * dim_, 0.0f);
   links0_.resize((n_ + 1) * m0_, kInvalidNode);
-  if (coded_) {
+  if (Coded()) {
     codes_.resize((n_ + 1) * dim_, 0);
     scales_.resize(n_ + 1);
   }
@@ -173,7 +173,7 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
   if (n_ + fresh > kMaxNodes) return Status::ResourceExhausted("hnsw: too many nodes");
   vecs_.reserve((n_ + fresh) * dim_);
   links0_.reserve((n_ + fresh) * m0_);
-  if (coded_) {
+  if (Coded()) {
     codes_.reserve((n_ + fresh) * dim_);
     scales_.reserve(n_ + fresh);
   }

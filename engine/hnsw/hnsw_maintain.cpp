@@ -56,7 +56,7 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
   links0.resize(nn * m0_, kInvalidNode);
   AlignedBuffer<uint8_t> codes;
   AlignedBuffer<CodeScale> scales;
-  if (coded_) {
+  if (Coded()) {
     codes.resize(nn * dim_);
     scales.resize(nn);
   }
@@ -76,7 +76,7 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
     if (ni == kInvalidNode) continue;
     NodeId oi = static_cast<NodeId>(i);
     std::memcpy(vecs.data() + static_cast<size_t>(ni) * dim_, Vec(oi), dim_ * sizeof(float));
-    if (coded_) {
+    if (Coded()) {
       std::memcpy(codes.data() + static_cast<size_t>(ni) * dim_, Code(oi), dim_);
       scales[ni] = scales_[oi];
     }
@@ -161,25 +161,19 @@ StatusOr<OptimizeResult> HnswIndex::Optimize() {
               seen.push_back(x);
               cands.push_back({DistNodes(y, x), x});
             };
-            for (size_t j = 0; j < c; ++j) {
-              NodeId x = lst[j];
+            // A live link is kept as a candidate; a tombstone is replaced by its links, up to
+            // two tombstones deep.
+            auto expand = [&](auto&& self, NodeId x, int depth) -> void {
               if (Live(x)) {
                 add(x);
-                continue;
+                return;
               }
-              const uint32_t* tl = Links(x, l);
-              size_t tc = Count(tl, cap);
-              for (size_t k = 0; k < tc; ++k) {
-                NodeId z = tl[k];
-                if (Live(z)) {
-                  add(z);
-                  continue;
-                }
-                const uint32_t* zl = Links(z, l);
-                size_t zc = Count(zl, cap);
-                for (size_t m = 0; m < zc; ++m) add(zl[m]);
-              }
-            }
+              if (depth == 0) return;
+              const uint32_t* xl = Links(x, l);
+              const size_t xc = Count(xl, cap);
+              for (size_t k = 0; k < xc; ++k) self(self, xl[k], depth - 1);
+            };
+            for (size_t j = 0; j < c; ++j) expand(expand, lst[j], 2);
             SortCands(&cands);
             SelectNeighbors(cands, cap, &sel, &pruned);
             auto& out = staged[w][static_cast<size_t>(l)];
@@ -254,8 +248,8 @@ std::vector<std::string> HnswIndex::Check(const CheckOptions& opt) const {
     if (out.size() < 1000) out.push_back(std::move(s));
   };
   if (rowid_.size() != n_ || level_.size() != n_ || flags_.size() != n_ || upper_off_.size() != n_ ||
-      vecs_.size() != n_ * dim_ || links0_.size() != n_ * m0_ || codes_.size() != (coded_ ? n_ * dim_ : 0) ||
-      scales_.size() != (coded_ ? n_ : 0)) {
+      vecs_.size() != n_ * dim_ || links0_.size() != n_ * m0_ || codes_.size() != (Coded() ? n_ * dim_ : 0) ||
+      scales_.size() != (Coded() ? n_ : 0)) {
     add("storage arrays disagree on the node count");
     return out;
   }
@@ -265,9 +259,11 @@ std::vector<std::string> HnswIndex::Check(const CheckOptions& opt) const {
     const NodeId id = static_cast<NodeId>(i);
     const long long r = LL(rowid_[i]);
     if (Live(id)) ++live;
-    const CodeScale sc = coded_ ? EncodeCodes(Vec(id), dim_, code.data()) : CodeScale{};
-    if (coded_ && (std::memcmp(code.data(), Code(id), dim_) != 0 || std::memcmp(&sc, &scales_[id], sizeof sc) != 0)) {
-      add(StrFormat("node %lld: search codes differ from its vector", r));
+    if (Coded()) {
+      const CodeScale sc = EncodeCodes(Vec(id), dim_, code.data());
+      if (std::memcmp(code.data(), Code(id), dim_) != 0 || std::memcmp(&sc, &scales_[id], sizeof sc) != 0) {
+        add(StrFormat("node %lld: search codes differ from its vector", r));
+      }
     }
     if (map_.Find(rowid_[i]) != id) add(StrFormat("node %lld: rowid map points elsewhere", r));
     if (level_[i] > kMaxLevel) add(StrFormat("node %lld: level %d out of range", r, level_[i]));
@@ -437,11 +433,11 @@ Status HnswIndex::LoadLocked(const HnswHeader& header, RecordSource& source) {
   // Pre-size from the header's count, but never trust it for more than 256 MiB: a forged count
   // must not force a huge allocation (storage grows as records actually arrive). Exact sizes
   // matter: a grown buffer's partly used last huge page would be resident in full.
-  const size_t per_node = (dim_ + m0_) * sizeof(float) + (coded_ ? dim_ + sizeof(CodeScale) : 0) + 32;
+  const size_t per_node = (dim_ + m0_) * sizeof(float) + (Coded() ? dim_ + sizeof(CodeScale) : 0) + 32;
   const size_t reserve = static_cast<size_t>(std::min<uint64_t>(header.node_count, (size_t{256} << 20) / per_node));
   vecs_.reserve(reserve * dim_);
   links0_.reserve(reserve * m0_);
-  if (coded_) {
+  if (Coded()) {
     codes_.reserve(reserve * dim_);
     scales_.reserve(reserve);
   }
@@ -561,7 +557,6 @@ void HnswIndex::StealState(HnswIndex& o) {
   live_ = o.live_;
   vecs_ = std::move(o.vecs_);
   links0_ = std::move(o.links0_);
-  coded_ = o.coded_;
   codes_ = std::move(o.codes_);
   scales_ = std::move(o.scales_);
   upper_ = std::move(o.upper_);

@@ -200,7 +200,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   const float* qi = ctx->qbuf.data();
   size_t eff = std::max<size_t>(ef != 0 ? ef : cfg_.ef_search, k);
   ctx->n_dist = 0;
-  if (coded_) {
+  if (Coded()) {
     CodedWalk(*ctx, qi, eff, elig);
   } else {
     float ep_d = DistTo(qi, entry_);

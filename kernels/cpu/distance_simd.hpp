@@ -158,6 +158,8 @@ float NormSq(const float* a, size_t dims) {
 }
 
 // ---- gather: one query, rows at arbitrary addresses ------------------------------------------
+// Rows are float vectors (dot_gather, l2sq_gather) or 8-bit codes (dot_u8_gather: each code
+// widened to a float, exact for 0..255); one template serves both through LoadRow.
 
 // Rows scored together by the gather kernels: each row keeps the pairwise kernel's four
 // accumulators, so R rows need 4·R vector registers (AVX-512 has 32, the others 16).
@@ -166,73 +168,13 @@ inline constexpr size_t kGatherRows = kLanes<A> == 16 ? 4 : 2;
 // Cache lines prefetched per row of the next group (longer rows: the first kGatherPrefetchLines).
 inline constexpr size_t kGatherPrefetchLines = 16;
 
-// R rows against the query, each accumulated exactly like Pair<A, Op>(q, row, dims) (same
-// accumulators, same order, same reduction), so every result is bit-identical to the pairwise
-// kernel's. The R rows' loads interleave: R·4 independent FMA chains instead of 4, which hides the
-// FMA latency and the misses of rows that are not in cache yet.
-template <class A, class Op, size_t R>
-inline void GatherGroup(const float* q, const float* const* rows, size_t dims, float* out) {
-  static_assert(Op::kOut == 1);
-  constexpr size_t W = kLanes<A>;
-  Vec<A> acc[R][4];
-#pragma GCC unroll 4
-  for (size_t r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (size_t u = 0; u < 4; ++u) acc[r][u] = Vec<A>(0.f);
-  size_t i = 0;
-  for (; i + 4 * W <= dims; i += 4 * W) {
-#pragma GCC unroll 4
-    for (size_t u = 0; u < 4; ++u) {
-      const Vec<A> x = Load<A>(q + i + u * W);
-#pragma GCC unroll 4
-      for (size_t r = 0; r < R; ++r) Op::Step(&acc[r][u], x, Load<A>(rows[r] + i + u * W));
-    }
-  }
-  for (; i + W <= dims; i += W) {
-    const Vec<A> x = Load<A>(q + i);
-#pragma GCC unroll 4
-    for (size_t r = 0; r < R; ++r) Op::Step(&acc[r][0], x, Load<A>(rows[r] + i));
-  }
-  if (i < dims) {
-    const Vec<A> x = LoadPartial<A>(q + i, dims - i);
-#pragma GCC unroll 4
-    for (size_t r = 0; r < R; ++r) Op::Step(&acc[r][1], x, LoadPartial<A>(rows[r] + i, dims - i));
-  }
-#pragma GCC unroll 4
-  for (size_t r = 0; r < R; ++r) out[r] = xsimd::hadd((acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]));
-}
-
-// Groups of kGatherRows rows; while one group is scored, the next group's rows are prefetched
-// (their first kGatherPrefetchLines lines). The last n % kGatherRows rows go one at a time.
-template <class A, class Op>
-inline void GatherImpl(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
-  constexpr size_t R = kGatherRows<A>;
-  const size_t lines = std::min((dims + kLineFloats - 1) / kLineFloats, kGatherPrefetchLines);
-  size_t r = 0;
-  for (; r + R <= n; r += R) {
-    const size_t next_end = std::min(n, r + 2 * R);
-    for (size_t p = r + R; p < next_end; ++p) {
-      for (size_t l = 0; l < lines; ++l) Prefetch(rows[p] + l * kLineFloats);
-    }
-    GatherGroup<A, Op, R>(q, rows + r, dims, out + r);
-  }
-  for (; r < n; ++r) GatherGroup<A, Op, 1>(q, rows + r, dims, out + r);
-}
-
+// W consecutive row elements as floats.
 template <class A>
-void DotGather(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
-  GatherImpl<A, DotOp>(q, rows, n, dims, out);
+inline Vec<A> LoadRow(const float* p) {
+  return Load<A>(p);
 }
 template <class A>
-void L2SqGather(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
-  GatherImpl<A, L2Op>(q, rows, n, dims, out);
-}
-
-// ---- u8 gather: one float query against 8-bit codes at arbitrary addresses --------------------
-
-// W codes (bytes) widened to W floats. Codes are exact in float (0..255).
-template <class A>
-inline Vec<A> LoadU8(const uint8_t* p) {
+inline Vec<A> LoadRow(const uint8_t* p) {
 #if defined(__AVX512F__)
   if constexpr (kLanes<A> == 16) {
     return Vec<A>(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))));
@@ -249,16 +191,23 @@ inline Vec<A> LoadU8(const uint8_t* p) {
 }
 // p[0, rem) with 0 < rem < lanes, the other lanes zero; never reads past p + rem.
 template <class A>
-inline Vec<A> LoadU8Partial(const uint8_t* p, size_t rem) {
+inline Vec<A> LoadRowPartial(const float* p, size_t rem) {
+  return LoadPartial<A>(p, rem);
+}
+template <class A>
+inline Vec<A> LoadRowPartial(const uint8_t* p, size_t rem) {
   alignas(64) float buf[kLanes<A>] = {};
   for (size_t i = 0; i < rem; ++i) buf[i] = static_cast<float>(p[i]);
   return Vec<A>::load_aligned(buf);
 }
 
-// R code rows against the query: Σ q[i]·code[i] with the pairwise kernel's four accumulators
-// per row (same structure as GatherGroup).
-template <class A, size_t R>
-inline void GatherU8Group(const float* q, const uint8_t* const* rows, size_t dims, float* out) {
+// R rows against the query, each accumulated exactly like Pair<A, Op>(q, row, dims) (same
+// accumulators, same order, same reduction), so every float result is bit-identical to the
+// pairwise kernel's. The R rows' loads interleave: R·4 independent FMA chains instead of 4, which
+// hides the FMA latency and the misses of rows that are not in cache yet.
+template <class A, class Op, size_t R, class Row>
+inline void GatherGroup(const float* q, const Row* const* rows, size_t dims, float* out) {
+  static_assert(Op::kOut == 1);
   constexpr size_t W = kLanes<A>;
   Vec<A> acc[R][4];
 #pragma GCC unroll 4
@@ -271,36 +220,52 @@ inline void GatherU8Group(const float* q, const uint8_t* const* rows, size_t dim
     for (size_t u = 0; u < 4; ++u) {
       const Vec<A> x = Load<A>(q + i + u * W);
 #pragma GCC unroll 4
-      for (size_t r = 0; r < R; ++r) acc[r][u] = xsimd::fma(x, LoadU8<A>(rows[r] + i + u * W), acc[r][u]);
+      for (size_t r = 0; r < R; ++r) Op::Step(&acc[r][u], x, LoadRow<A>(rows[r] + i + u * W));
     }
   }
   for (; i + W <= dims; i += W) {
     const Vec<A> x = Load<A>(q + i);
 #pragma GCC unroll 4
-    for (size_t r = 0; r < R; ++r) acc[r][0] = xsimd::fma(x, LoadU8<A>(rows[r] + i), acc[r][0]);
+    for (size_t r = 0; r < R; ++r) Op::Step(&acc[r][0], x, LoadRow<A>(rows[r] + i));
   }
   if (i < dims) {
     const Vec<A> x = LoadPartial<A>(q + i, dims - i);
 #pragma GCC unroll 4
-    for (size_t r = 0; r < R; ++r) acc[r][1] = xsimd::fma(x, LoadU8Partial<A>(rows[r] + i, dims - i), acc[r][1]);
+    for (size_t r = 0; r < R; ++r) Op::Step(&acc[r][1], x, LoadRowPartial<A>(rows[r] + i, dims - i));
   }
 #pragma GCC unroll 4
   for (size_t r = 0; r < R; ++r) out[r] = xsimd::hadd((acc[r][0] + acc[r][1]) + (acc[r][2] + acc[r][3]));
 }
 
-template <class A>
-void DotU8Gather(const float* q, const uint8_t* const* rows, size_t n, size_t dims, float* out) {
+// Groups of kGatherRows rows; while one group is scored, the next group's rows are prefetched
+// (their first kGatherPrefetchLines lines). The last n % kGatherRows rows go one at a time.
+template <class A, class Op, class Row>
+inline void GatherImpl(const float* q, const Row* const* rows, size_t n, size_t dims, float* out) {
   constexpr size_t R = kGatherRows<A>;
-  const size_t lines = std::min((dims + 63) / 64, kGatherPrefetchLines);
+  const size_t lines = std::min((dims * sizeof(Row) + 63) / 64, kGatherPrefetchLines);
   size_t r = 0;
   for (; r + R <= n; r += R) {
     const size_t next_end = std::min(n, r + 2 * R);
     for (size_t p = r + R; p < next_end; ++p) {
-      for (size_t l = 0; l < lines; ++l) __builtin_prefetch(rows[p] + l * 64, 0, 3);
+      const char* row = reinterpret_cast<const char*>(rows[p]);
+      for (size_t l = 0; l < lines; ++l) __builtin_prefetch(row + l * 64, 0, 3);
     }
-    GatherU8Group<A, R>(q, rows + r, dims, out + r);
+    GatherGroup<A, Op, R>(q, rows + r, dims, out + r);
   }
-  for (; r < n; ++r) GatherU8Group<A, 1>(q, rows + r, dims, out + r);
+  for (; r < n; ++r) GatherGroup<A, Op, 1>(q, rows + r, dims, out + r);
+}
+
+template <class A>
+void DotGather(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
+  GatherImpl<A, DotOp>(q, rows, n, dims, out);
+}
+template <class A>
+void L2SqGather(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
+  GatherImpl<A, L2Op>(q, rows, n, dims, out);
+}
+template <class A>
+void DotU8Gather(const float* q, const uint8_t* const* rows, size_t n, size_t dims, float* out) {
+  GatherImpl<A, DotOp>(q, rows, n, dims, out);
 }
 
 // ---- batch: one query, many rows -------------------------------------------------------------
