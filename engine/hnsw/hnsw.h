@@ -268,6 +268,11 @@ class HnswIndex {
   bool Live(NodeId id) const { return (flags_[id] & kFlagTomb) == 0; }
   // Query walks read the search codes (and codes_/scales_ are kept) when dim ≤ search_codes_max_dim.
   bool Coded() const { return dim_ <= cfg_.search_codes_max_dim; }
+  void ReserveCodes(size_t nodes) {
+    if (!Coded()) return;
+    codes_.reserve(nodes * dim_);
+    scales_.reserve(nodes);
+  }
 
   static constexpr uint8_t kFlagTomb = 1;
   static constexpr uint8_t kFlagDirty = 2;

@@ -173,10 +173,7 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
   if (n_ + fresh > kMaxNodes) return Status::ResourceExhausted("hnsw: too many nodes");
   vecs_.reserve((n_ + fresh) * dim_);
   links0_.reserve((n_ + fresh) * m0_);
-  if (Coded()) {
-    codes_.reserve((n_ + fresh) * dim_);
-    scales_.reserve(n_ + fresh);
-  }
+  ReserveCodes(n_ + fresh);
   rowid_.reserve(n_ + fresh);
   level_.reserve(n_ + fresh);
   flags_.reserve(n_ + fresh);

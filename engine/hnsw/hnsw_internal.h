@@ -59,26 +59,13 @@ auto Guard(Fn&& fn) -> decltype(fn()) {
   }
 }
 
-// Internal ordering distance: −a·b (cosine on unit vectors, dot) or squared L2. NaN (inf − inf
-// on huge finite inputs) becomes +inf so heaps keep a strict weak order.
+// NaN (inf − inf on huge finite inputs) becomes +inf so heaps keep a strict weak order.
+inline float Ordered(float d) { return d == d ? d : kInf; }
+
+// Internal ordering distance: −a·b (cosine on unit vectors, dot) or squared L2.
 template <bool kIp>
 inline float RawDist(const kernels::KernelTable* kt, const float* a, const float* b, size_t dim) {
-  float d = kIp ? -kt->dot(a, b, dim) : kt->l2sq(a, b, dim);
-  return d == d ? d : kInf;
-}
-
-// Internal ordering distances of q to n rows (the gather kernel: bit-identical to RawDist on
-// each row, several rows scored at once, the next ones prefetched).
-template <bool kIp>
-inline void RawDists(const kernels::KernelTable* kt, const float* q, const float* const* rows, size_t n,
-                     size_t dim, float* out) {
-  if (kIp) {
-    kt->dot_gather(q, rows, n, dim, out);
-    for (size_t i = 0; i < n; ++i) out[i] = out[i] == out[i] ? -out[i] : kInf;
-  } else {
-    kt->l2sq_gather(q, rows, n, dim, out);
-    for (size_t i = 0; i < n; ++i) out[i] = out[i] == out[i] ? out[i] : kInf;
-  }
+  return Ordered(kIp ? -kt->dot(a, b, dim) : kt->l2sq(a, b, dim));
 }
 
 // Heap orders as function objects (a function pointer would not be inlined by std::push_heap).
@@ -159,7 +146,8 @@ inline void HnswIndex::StageRow(SearchContext& ctx, size_t i, NodeId v) const {
 }
 
 // Ordering distances of q to the n staged rows (ids: their nodes): float vectors through the
-// gather kernel, or search codes: q·x̂ = lo·Σq + step·Σ q[j]·code[j] (hnsw_codes.h).
+// gather kernel (bit-identical to RawDist on each row), or search codes:
+// q·x̂ = lo·Σq + step·Σ q[j]·code[j] (hnsw_codes.h).
 template <bool kIp, bool kCoded>
 inline void HnswIndex::ScoreRows(SearchContext& ctx, const float* q, const NodeId* ids, size_t n, float* out) const {
   if constexpr (kCoded) {
@@ -168,11 +156,11 @@ inline void HnswIndex::ScoreRows(SearchContext& ctx, const float* q, const NodeI
     for (size_t i = 0; i < n; ++i) {
       const CodeScale& s = scales[ids[i]];
       const float dot = s.lo * ctx.q_sum + s.step * out[i];
-      const float d = kIp ? -dot : ctx.q_sq - 2.0f * dot + s.sq;
-      out[i] = d == d ? d : kInf;
+      out[i] = Ordered(kIp ? -dot : ctx.q_sq - 2.0f * dot + s.sq);
     }
   } else {
-    RawDists<kIp>(kt_, q, ctx.rows.data(), n, dim_, out);
+    (kIp ? kt_->dot_gather : kt_->l2sq_gather)(q, ctx.rows.data(), n, dim_, out);
+    for (size_t i = 0; i < n; ++i) out[i] = Ordered(kIp ? -out[i] : out[i]);
   }
 }
 

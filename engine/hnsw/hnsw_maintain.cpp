@@ -437,10 +437,7 @@ Status HnswIndex::LoadLocked(const HnswHeader& header, RecordSource& source) {
   const size_t reserve = static_cast<size_t>(std::min<uint64_t>(header.node_count, (size_t{256} << 20) / per_node));
   vecs_.reserve(reserve * dim_);
   links0_.reserve(reserve * m0_);
-  if (Coded()) {
-    codes_.reserve(reserve * dim_);
-    scales_.reserve(reserve);
-  }
+  ReserveCodes(reserve);
   map_.Reserve(reserve);
   std::vector<int64_t> pend;         // neighbour rowids, node-major then level-major
   std::vector<uint16_t> pend_count;  // per node and level
