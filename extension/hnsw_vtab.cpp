@@ -52,6 +52,7 @@
 #include "engine/hnsw/hnsw.h"
 #include "engine/vector/codec.h"
 #include "extension/functions.h"
+#include "extension/hnsw_options.h"
 #include "extension/sql_util.h"
 
 namespace vecgraph::sql {
@@ -151,67 +152,6 @@ std::string Q(const char* fmt, const std::string& a, const std::string& b) {
   std::string out = s ? s : "";
   sqlite3_free(s);
   return out;
-}
-
-// ---- options -------------------------------------------------------------------------------
-
-std::string Trim(std::string s) {
-  size_t a = s.find_first_not_of(" \t\n\r");
-  size_t b = s.find_last_not_of(" \t\n\r");
-  if (a == std::string::npos) return "";
-  s = s.substr(a, b - a + 1);
-  if (s.size() >= 2 && (s.front() == '\'' || s.front() == '"') && s.back() == s.front()) s = s.substr(1, s.size() - 2);
-  return s;
-}
-
-Status ParseUint(const std::string& key, const std::string& v, uint64_t lo, uint64_t hi, uint64_t* out) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long x = std::strtoull(v.c_str(), &end, 10);
-  if (v.empty() || v[0] == '-' || errno != 0 || *end != '\0' || x < lo || x > hi) {
-    return Status::InvalidArgument(StrFormat("hnsw_knn: option '%s': expected an integer between %llu and %llu, found '%s'",
-                                             key.c_str(), static_cast<unsigned long long>(lo),
-                                             static_cast<unsigned long long>(hi), v.substr(0, 64).c_str()));
-  }
-  *out = x;
-  return Status::Ok();
-}
-
-Status ParseOptions(int argc, const char* const* argv, hnsw::HnswConfig* cfg) {
-  bool have_dim = false;
-  for (int i = 3; i < argc; ++i) {
-    std::string arg = argv[i];
-    size_t eq = arg.find('=');
-    if (eq == std::string::npos) {
-      return Status::InvalidArgument(StrFormat("hnsw_knn: option '%s': expected key=value", Trim(arg).substr(0, 64).c_str()));
-    }
-    std::string key = Lower(Trim(arg.substr(0, eq)));
-    std::string value = Trim(arg.substr(eq + 1));
-    uint64_t x = 0;
-    if (key == "dim") {
-      VG_RETURN_IF_ERROR(ParseUint(key, value, hnsw::kMinDim, hnsw::kMaxDim, &x));
-      cfg->dim = static_cast<uint32_t>(x);
-      have_dim = true;
-    } else if (key == "metric") {
-      auto m = ParseMetric(value);
-      if (!m.ok()) return m.status().WithPrefix("hnsw_knn: option 'metric': ");
-      cfg->metric = *m;
-    } else if (key == "m") {
-      VG_RETURN_IF_ERROR(ParseUint(key, value, hnsw::kMinM, hnsw::kMaxM, &x));
-      cfg->M = static_cast<uint32_t>(x);
-    } else if (key == "ef_construction") {
-      VG_RETURN_IF_ERROR(ParseUint(key, value, 1, hnsw::kMaxEf, &x));
-      cfg->ef_construction = static_cast<uint32_t>(x);
-    } else if (key == "ef_search") {
-      VG_RETURN_IF_ERROR(ParseUint(key, value, 1, hnsw::kMaxEf, &x));
-      cfg->ef_search = static_cast<uint32_t>(x);
-    } else {
-      return Status::InvalidArgument(StrFormat(
-          "hnsw_knn: unknown option '%s' (expected dim, metric, m, ef_construction, ef_search)", key.substr(0, 64).c_str()));
-    }
-  }
-  if (!have_dim) return Status::InvalidArgument("hnsw_knn: option 'dim' is required (e.g. dim=768)");
-  return cfg->Validate().WithPrefix("hnsw_knn: ");
 }
 
 // ---- storage -------------------------------------------------------------------------------
@@ -431,7 +371,7 @@ int Init(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3_vtab
   vt->object_id = next_object_id++;
   vt->schema = argv[1];
   vt->name = argv[2];
-  Status st = ParseOptions(argc, argv, &vt->config);
+  Status st = ParseHnswOptions(argc, argv, &vt->config);
   if (!st.ok()) {
     *pz_err = SqliteStrdup(st.message());
     return SQLITE_ERROR;
