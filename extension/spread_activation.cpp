@@ -43,12 +43,16 @@
 //   Cache: per connection (the module's client data, freed by its destructor when the connection
 //   closes), at most kMaxCachedGraphs graphs keyed by (edges argument, columns, directed), least
 //   recently used first out, and at most kMaxCachedBytes in all (the newest always stays). An
-//   entry is reused only while all of these are unchanged: sqlite3_total_changes64 (this
-//   connection's writes), PRAGMA data_version of the table's schema (other connections' commits),
-//   PRAGMA schema_version of temp, main and that schema (DDL, a table shadowing it), and that
-//   schema's file name (a re-ATTACH). A graph built inside an explicit transaction is used for
-//   that statement only and never stored: a ROLLBACK could undo the rows it saw without changing
-//   any of the counters above.
+//   entry is reused only while its stamp is unchanged, and the stamp covers every schema the
+//   edge source can read (a view in temp may read main or an attached schema):
+//   sqlite3_total_changes64 (this connection's writes), and for each attached schema its name,
+//   file, PRAGMA data_version (other connections' commits) and PRAGMA schema_version (DDL, a
+//   table shadowing the name); plus an epoch that moves whenever SQLite expires the prepared
+//   statements of the connection, which DETACH does: a DETACH, a change by another connection
+//   and an ATTACH of the same file under the same name leave every other counter as it was (a
+//   fresh attachment restarts data_version), but the epoch moved. A graph built inside an
+//   explicit transaction is used for that statement only and never stored: a ROLLBACK could
+//   undo the rows it saw without changing any of the counters above.
 #include <cstring>
 #include <list>
 #include <memory>
@@ -87,20 +91,24 @@ struct CacheKey {
 };
 
 // What must not change for a cached graph to stay valid.
+struct SchemaStamp {
+  std::string name, file;
+  int64_t data_version = -1, schema_version = -1;
+  bool operator==(const SchemaStamp& o) const {
+    return name == o.name && file == o.file && data_version == o.data_version && schema_version == o.schema_version;
+  }
+};
 struct Stamp {
   int64_t total_changes = -1;
-  int64_t data_version = -1;
-  int64_t schema_versions[3] = {-1, -1, -1};  // temp, main, the table's schema
-  std::string file;
+  uint64_t epoch = 0;
+  std::vector<SchemaStamp> schemas;  // every attached schema, temp and main included
   bool operator==(const Stamp& o) const {
-    return total_changes == o.total_changes && data_version == o.data_version &&
-           std::memcmp(schema_versions, o.schema_versions, sizeof(schema_versions)) == 0 && file == o.file;
+    return total_changes == o.total_changes && epoch == o.epoch && schemas == o.schemas;
   }
 };
 
 struct CacheEntry {
   CacheKey key;
-  std::string schema;  // where the table was found
   Stamp stamp;
   std::shared_ptr<const graph::Graph> graph;
 };
@@ -108,6 +116,8 @@ struct CacheEntry {
 struct ConnCache {
   std::mutex mu;
   std::list<CacheEntry> lru;  // front = most recently used
+  // Moves when a vtab (re)connects or sees its sentinel statement re-prepared (Stamp::epoch).
+  uint64_t epoch = 0;
 };
 
 void DestroyCache(void* p) { delete static_cast<ConnCache*>(p); }
@@ -120,6 +130,10 @@ struct SpreadVtab {
   ConnCache* cache = nullptr;
   // PRAGMA statements of the validity stamp, by SQL text; finalized in xDisconnect.
   std::unordered_map<std::string, sqlite3_stmt*> stmts;
+  // "SELECT 1", prepared once: SQLite re-prepares it after it expired the connection's
+  // statements (DETACH does), which its SQLITE_STMTSTATUS_REPREPARE counter shows.
+  sqlite3_stmt* sentinel = nullptr;
+  int reprepares_seen = 0;
 };
 
 struct SpreadCursor {
@@ -162,19 +176,11 @@ std::string DescribeValue(sqlite3_stmt* st, int col) {
 }
 
 // Runs a one-value PRAGMA through the vtab's statement cache.
+sqlite3_stmt* Cached(SpreadVtab* vt, const std::string& sql, Failure* f);
+
 bool PragmaInt(SpreadVtab* vt, const std::string& sql, int64_t* out, Failure* f) {
-  sqlite3_stmt*& st = vt->stmts[sql];
-  if (st == nullptr) {
-    int rc = sqlite3_prepare_v3(vt->db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr);
-    if (rc != SQLITE_OK) {
-      f->rc = rc;
-      f->message = StrFormat("%s: %s", sql.c_str(), sqlite3_errmsg(vt->db));
-      sqlite3_finalize(st);
-      st = nullptr;
-      vt->stmts.erase(sql);
-      return false;
-    }
-  }
+  sqlite3_stmt* st = Cached(vt, sql, f);
+  if (st == nullptr) return false;
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
   else *out = -1;
@@ -188,118 +194,88 @@ bool PragmaInt(SpreadVtab* vt, const std::string& sql, int64_t* out, Failure* f)
   return true;
 }
 
-bool ReadStamp(SpreadVtab* vt, const std::string& schema, Stamp* s, Failure* f) {
+// The statement for sql from the vtab's cache (prepared on first use).
+sqlite3_stmt* Cached(SpreadVtab* vt, const std::string& sql, Failure* f) {
+  sqlite3_stmt*& st = vt->stmts[sql];
+  if (st == nullptr) {
+    int rc = sqlite3_prepare_v3(vt->db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr);
+    if (rc != SQLITE_OK) {
+      f->rc = rc;
+      f->message = StrFormat("%s: %s", sql.c_str(), sqlite3_errmsg(vt->db));
+      sqlite3_finalize(st);
+      vt->stmts.erase(sql);
+      return nullptr;
+    }
+  }
+  return st;
+}
+
+bool ReadStamp(SpreadVtab* vt, Stamp* s, Failure* f) {
   s->total_changes = sqlite3_total_changes64(vt->db);
-  char* dv = sqlite3_mprintf("PRAGMA \"%w\".data_version", schema.c_str());
-  char* sv = sqlite3_mprintf("PRAGMA \"%w\".schema_version", schema.c_str());
-  if (dv == nullptr || sv == nullptr) {
+  if (vt->sentinel == nullptr) {
+    int rc = sqlite3_prepare_v3(vt->db, "SELECT 1", -1, SQLITE_PREPARE_PERSISTENT, &vt->sentinel, nullptr);
+    if (rc != SQLITE_OK) {
+      f->rc = rc;
+      f->message = StrFormat("cannot prepare a statement: %s", sqlite3_errmsg(vt->db));
+      return false;
+    }
+  }
+  sqlite3_step(vt->sentinel);
+  sqlite3_reset(vt->sentinel);
+  const int reprepares = sqlite3_stmt_status(vt->sentinel, SQLITE_STMTSTATUS_REPREPARE, 0);
+  if (reprepares != vt->reprepares_seen) {
+    vt->reprepares_seen = reprepares;
+    std::lock_guard<std::mutex> lock(vt->cache->mu);
+    ++vt->cache->epoch;
+  }
+  {
+    std::lock_guard<std::mutex> lock(vt->cache->mu);
+    s->epoch = vt->cache->epoch;
+  }
+  s->schemas.clear();
+  sqlite3_stmt* list = Cached(vt, "SELECT name, file FROM pragma_database_list ORDER BY seq", f);
+  if (list == nullptr) return false;
+  int rc;
+  while ((rc = sqlite3_step(list)) == SQLITE_ROW) {
+    SchemaStamp ss;
+    const char* n = reinterpret_cast<const char*>(sqlite3_column_text(list, 0));
+    const char* file = reinterpret_cast<const char*>(sqlite3_column_text(list, 1));
+    ss.name = n ? n : "";
+    ss.file = file ? file : "";
+    s->schemas.push_back(std::move(ss));
+  }
+  sqlite3_reset(list);
+  if (rc != SQLITE_DONE) {
+    f->rc = rc;
+    f->message = StrFormat("cannot list the attached databases: %s", sqlite3_errmsg(vt->db));
+    return false;
+  }
+  for (SchemaStamp& ss : s->schemas) {
+    char* dv = sqlite3_mprintf("PRAGMA \"%w\".data_version", ss.name.c_str());
+    char* sv = sqlite3_mprintf("PRAGMA \"%w\".schema_version", ss.name.c_str());
+    std::string dv_sql(dv ? dv : ""), sv_sql(sv ? sv : "");
     sqlite3_free(dv);
     sqlite3_free(sv);
-    throw std::bad_alloc();
+    if (dv_sql.empty() || sv_sql.empty()) throw std::bad_alloc();
+    if (!PragmaInt(vt, dv_sql, &ss.data_version, f)) return false;
+    if (!PragmaInt(vt, sv_sql, &ss.schema_version, f)) return false;
   }
-  std::string dv_sql(dv), sv_sql(sv);
-  sqlite3_free(dv);
-  sqlite3_free(sv);
-  if (!PragmaInt(vt, dv_sql, &s->data_version, f)) return false;
-  if (!PragmaInt(vt, "PRAGMA temp.schema_version", &s->schema_versions[0], f)) return false;
-  if (!PragmaInt(vt, "PRAGMA main.schema_version", &s->schema_versions[1], f)) return false;
-  if (!PragmaInt(vt, sv_sql, &s->schema_versions[2], f)) return false;
-  const char* file = sqlite3_db_filename(vt->db, schema.c_str());
-  s->file = file ? file : "";
   return true;
 }
 
 // ---- storage adapter: the only place that reads the edge table
 
-// Schemas in the order SQLite searches an unqualified name: temp, main, then attached ones.
-bool ListSchemas(sqlite3* db, std::vector<std::string>* out, Failure* f) {
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_database_list ORDER BY seq", -1, &st, nullptr);
-  std::vector<std::string> all;
-  if (rc == SQLITE_OK) {
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      const char* n = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-      all.emplace_back(n ? n : "");
-    }
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    f->rc = rc == SQLITE_OK ? SQLITE_ERROR : rc;
-    f->message = StrFormat("cannot list the attached databases: %s", sqlite3_errmsg(db));
+// Finds the table (sql::ResolveTable: 'schema.rest' when a schema of that name is attached, else
+// the whole name in SQLite's search order) and checks the three columns exist.
+bool ResolveEdges(sqlite3* db, const CacheKey& key, std::string* schema, std::string* table, Failure* f) {
+  auto ref = ResolveTable(db, key.edges, "argument 1 (edges)");
+  if (!ref.ok()) {
+    f->rc = StatusToSqlite(ref.status());
+    f->message = ref.status().message();
     return false;
   }
-  out->clear();
-  out->push_back("temp");
-  for (const std::string& s : all) {
-    if (sqlite3_stricmp(s.c_str(), "temp") != 0) out->push_back(s);
-  }
-  return true;
-}
-
-// The columns of schema.table (empty when there is no such table or view).
-bool TableColumns(sqlite3* db, const std::string& schema, const std::string& table, std::vector<std::string>* cols,
-                  Failure* f) {
-  cols->clear();
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_xinfo(?1, ?2)", -1, &st, nullptr);
-  if (rc == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, table.data(), static_cast<int>(table.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, schema.data(), static_cast<int>(schema.size()), SQLITE_TRANSIENT);
-  }
-  if (rc == SQLITE_OK) {
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      const char* n = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-      cols->emplace_back(n ? n : "");
-    }
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    f->rc = rc == SQLITE_OK ? SQLITE_ERROR : rc;
-    f->message = StrFormat("argument 1 (edges): cannot read the columns of %s: %s", Quoted(table).c_str(),
-                           sqlite3_errmsg(db));
-    return false;
-  }
-  return true;
-}
-
-// Finds the table: 'schema.rest' when a schema of that name exists, else the whole name in the
-// search order. Checks the three columns exist.
-bool ResolveTable(sqlite3* db, const CacheKey& key, std::string* schema, std::string* table, Failure* f) {
-  std::vector<std::string> schemas;
-  if (!ListSchemas(db, &schemas, f)) return false;
-  std::vector<std::string> cols;
-  const std::string& name = key.edges;
-  bool found = false;
-  size_t dot = name.find('.');
-  if (dot != std::string::npos) {
-    std::string prefix = name.substr(0, dot);
-    for (const std::string& s : schemas) {
-      if (sqlite3_stricmp(s.c_str(), prefix.c_str()) == 0) {
-        *schema = s;
-        *table = name.substr(dot + 1);
-        if (!TableColumns(db, *schema, *table, &cols, f)) return false;
-        found = !cols.empty();
-        if (!found) {
-          f->message = StrFormat("argument 1 (edges): no such table or view: %s", Quoted(name).c_str());
-          return false;
-        }
-        break;
-      }
-    }
-  }
-  if (!found) {
-    *table = name;
-    for (const std::string& s : schemas) {
-      if (!TableColumns(db, s, name, &cols, f)) return false;
-      if (!cols.empty()) {
-        *schema = s;
-        found = true;
-        break;
-      }
-    }
-  }
-  if (!found) {
-    f->message = StrFormat("argument 1 (edges): no such table or view: %s", Quoted(name).c_str());
+  if (!*ref) {
+    f->message = StrFormat("argument 1 (edges): no such table or view: %s", Quoted(key.edges).c_str());
     return false;
   }
   struct Need {
@@ -309,14 +285,14 @@ bool ResolveTable(sqlite3* db, const CacheKey& key, std::string* schema, std::st
   Need need[] = {{&key.src, "src_col"}, {&key.dst, "dst_col"}, {&key.weight, "weight_col"}};
   for (const Need& n : need) {
     if (n.col == &key.weight && !key.has_weight) continue;
-    bool has = false;
-    for (const std::string& c : cols) has = has || sqlite3_stricmp(c.c_str(), n.col->c_str()) == 0;
-    if (!has) {
-      f->message = StrFormat("argument 1 (edges): table %s has no column %s (option '%s')", Quoted(name).c_str(),
+    if (!(*ref)->HasColumn(*n.col)) {
+      f->message = StrFormat("argument 1 (edges): table %s has no column %s (option '%s')", Quoted(key.edges).c_str(),
                              Quoted(*n.col).c_str(), n.option);
       return false;
     }
   }
+  *schema = (*ref)->schema;
+  *table = (*ref)->table;
   return true;
 }
 
@@ -393,13 +369,14 @@ bool LoadGraph(sqlite3* db, const CacheKey& key, const std::string& schema, cons
 // The graph for key: cached when its stamp still matches, else (re)built.
 bool GetGraph(SpreadVtab* vt, const CacheKey& key, std::shared_ptr<const graph::Graph>* out, Failure* f) {
   ConnCache& cache = *vt->cache;
+  // Read before the edges: a change after this point makes the stamp stale.
+  Stamp stamp;
+  if (!ReadStamp(vt, &stamp, f)) return false;
   {
     std::lock_guard<std::mutex> lock(cache.mu);
     for (auto it = cache.lru.begin(); it != cache.lru.end(); ++it) {
       if (!(it->key == key)) continue;
-      Stamp now;
-      Failure ignored;
-      if (ReadStamp(vt, it->schema, &now, &ignored) && now == it->stamp) {
+      if (stamp == it->stamp) {
         cache.lru.splice(cache.lru.begin(), cache.lru, it);
         *out = it->graph;
         return true;
@@ -409,13 +386,11 @@ bool GetGraph(SpreadVtab* vt, const CacheKey& key, std::shared_ptr<const graph::
     }
   }
   std::string schema, table;
-  if (!ResolveTable(vt->db, key, &schema, &table, f)) return false;
-  Stamp stamp;
-  if (!ReadStamp(vt, schema, &stamp, f)) return false;  // before reading: a later change invalidates
+  if (!ResolveEdges(vt->db, key, &schema, &table, f)) return false;
   if (!LoadGraph(vt->db, key, schema, table, out, f)) return false;
   if (sqlite3_get_autocommit(vt->db) == 0) return true;  // inside a transaction: not stored
   std::lock_guard<std::mutex> lock(cache.mu);
-  cache.lru.push_front(CacheEntry{key, schema, stamp, *out});
+  cache.lru.push_front(CacheEntry{key, stamp, *out});
   size_t bytes = 0, kept = 0;
   for (auto it = cache.lru.begin(); it != cache.lru.end();) {
     bytes += it->graph->MemoryBytes();
@@ -441,6 +416,11 @@ int SpreadConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab*
     vt->base = sqlite3_vtab{};
     vt->db = db;
     vt->cache = static_cast<ConnCache*>(aux);
+    {
+      // A new vtab cannot vouch for what happened before it connected.
+      std::lock_guard<std::mutex> lock(vt->cache->mu);
+      ++vt->cache->epoch;
+    }
     *out = &vt->base;
   } catch (const std::bad_alloc&) {
     return SQLITE_NOMEM;
@@ -453,6 +433,7 @@ int SpreadConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab*
 int SpreadDisconnect(sqlite3_vtab* base) {
   auto* vt = reinterpret_cast<SpreadVtab*>(base);
   for (auto& [sql, st] : vt->stmts) sqlite3_finalize(st);
+  sqlite3_finalize(vt->sentinel);
   sqlite3_free(vt->base.zErrMsg);
   delete vt;
   return SQLITE_OK;

@@ -1,10 +1,12 @@
 #include "extension/sql_util.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace vecgraph::sql {
 
 int StatusToSqlite(const Status& s) {
+  if (!s.ok() && s.detail() != 0) return s.detail();
   switch (s.code()) {
     case StatusCode::kOk: return SQLITE_OK;
     case StatusCode::kInvalidArgument: return SQLITE_ERROR;
@@ -14,6 +16,76 @@ int StatusToSqlite(const Status& s) {
     case StatusCode::kInternal: return SQLITE_INTERNAL;
   }
   return SQLITE_ERROR;
+}
+
+Status SqliteError(sqlite3* db, int rc, const std::string& what) {
+  int ext = sqlite3_extended_errcode(db);
+  if ((ext & 0xff) != (rc & 0xff)) ext = rc;  // the connection's last error is another call's
+  std::string msg = what + ": " + (ext == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  StatusCode code = StatusCode::kInvalidArgument;
+  switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: code = StatusCode::kCorruption; break;
+    case SQLITE_NOMEM: code = StatusCode::kResourceExhausted; break;
+    default: break;
+  }
+  return Status(code, msg).WithDetail(ext);
+}
+
+std::string DescribeValue(sqlite3_value* v) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER: return StrFormat("integer %lld", static_cast<long long>(sqlite3_value_int64(v)));
+    case SQLITE_FLOAT: {
+      std::string s = "real ";
+      AppendJsonNumber(&s, sqlite3_value_double(v));
+      return s;
+    }
+    case SQLITE_TEXT: {
+      const char* t = reinterpret_cast<const char*>(sqlite3_value_text(v));
+      return "text " + QuotedName(t ? std::string_view(t, static_cast<size_t>(sqlite3_value_bytes(v))) : "");
+    }
+    case SQLITE_BLOB: return StrFormat("a blob of %d bytes", sqlite3_value_bytes(v));
+    default: return "NULL";
+  }
+}
+
+std::string QuotedName(std::string_view s) {
+  return "'" + std::string(s.substr(0, 80)) + (s.size() > 80 ? "...'" : "'");
+}
+
+NumericValue::NumericValue(sqlite3_value* v) : v_(v), type_(sqlite3_value_type(v)) {
+  if (type_ != SQLITE_TEXT) return;
+  owned_ = sqlite3_value_dup(v);
+  if (owned_ == nullptr) throw std::bad_alloc();
+  v_ = owned_;
+  type_ = sqlite3_value_numeric_type(owned_);
+}
+
+NumericValue::~NumericValue() { sqlite3_value_free(owned_); }
+
+Status ReadIntegral(sqlite3_value* v, int64_t lo, int64_t hi, int64_t* out) {
+  NumericValue n(v);
+  bool ok = false;
+  int64_t x = 0;
+  if (n.type() == SQLITE_INTEGER) {
+    x = sqlite3_value_int64(n.value());
+    ok = true;
+  } else if (n.type() == SQLITE_FLOAT) {
+    double d = sqlite3_value_double(n.value());
+    // Exactly integral and inside int64 (2^63 itself is not).
+    if (std::floor(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+      x = static_cast<int64_t>(d);
+      ok = true;
+    }
+  }
+  if (ok && x >= lo && x <= hi) {
+    *out = x;
+    return Status::Ok();
+  }
+  std::string range = hi == INT64_MAX ? StrFormat("an integer >= %lld", static_cast<long long>(lo))
+                                      : StrFormat("an integer between %lld and %lld", static_cast<long long>(lo),
+                                                  static_cast<long long>(hi));
+  return Status::InvalidArgument(StrFormat("expected %s, found %s", range.c_str(), DescribeValue(v).c_str()));
 }
 
 const char* TypeName(sqlite3_value* v) {
@@ -104,6 +176,82 @@ char* SqliteStrdup(const std::string& s) {
 void VtabError(sqlite3_vtab* vtab, const std::string& message) {
   sqlite3_free(vtab->zErrMsg);
   vtab->zErrMsg = SqliteStrdup(message);
+}
+
+bool TableRef::HasColumn(std::string_view name) const {
+  for (const std::string& c : columns) {
+    if (c.size() == name.size() && sqlite3_strnicmp(c.data(), name.data(), static_cast<int>(name.size())) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+StatusOr<std::vector<std::string>> ListSchemas(sqlite3* db) {
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_database_list ORDER BY seq", -1, &st, nullptr);
+  std::vector<std::string> out = {"temp"};
+  if (rc == SQLITE_OK) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      const char* n = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      if (n != nullptr && sqlite3_stricmp(n, "temp") != 0) out.emplace_back(n);
+    }
+  }
+  Status err = rc == SQLITE_DONE ? Status::Ok() : SqliteError(db, rc, "listing the attached databases");
+  sqlite3_finalize(st);
+  if (!err.ok()) return err;
+  return out;
+}
+
+namespace {
+
+// The columns of schema.table; empty when there is no such table or view.
+Status Columns(sqlite3* db, const std::string& schema, const std::string& table, const std::string& what,
+               std::vector<std::string>* cols) {
+  cols->clear();
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_xinfo(?1, ?2)", -1, &st, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, table.data(), static_cast<int>(table.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, schema.data(), static_cast<int>(schema.size()), SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      const char* n = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      cols->emplace_back(n ? n : "");
+    }
+  }
+  Status err = rc == SQLITE_DONE ? Status::Ok()
+                                 : SqliteError(db, rc, what + ": cannot read the columns of " + QuotedName(table));
+  sqlite3_finalize(st);
+  return err;
+}
+
+}  // namespace
+
+StatusOr<std::optional<TableRef>> ResolveTable(sqlite3* db, std::string_view spec, const std::string& what) {
+  auto schemas = ListSchemas(db);
+  if (!schemas.ok()) return schemas.status().WithPrefix(what + ": ");
+  TableRef ref;
+  size_t dot = spec.find('.');
+  if (dot != std::string_view::npos) {
+    std::string prefix(spec.substr(0, dot));
+    for (const std::string& s : *schemas) {
+      if (sqlite3_stricmp(s.c_str(), prefix.c_str()) != 0) continue;
+      ref.schema = s;
+      ref.table = std::string(spec.substr(dot + 1));
+      VG_RETURN_IF_ERROR(Columns(db, ref.schema, ref.table, what, &ref.columns));
+      if (ref.columns.empty()) return std::optional<TableRef>();
+      return std::optional<TableRef>(std::move(ref));
+    }
+  }
+  ref.table = std::string(spec);
+  for (const std::string& s : *schemas) {
+    VG_RETURN_IF_ERROR(Columns(db, s, ref.table, what, &ref.columns));
+    if (!ref.columns.empty()) {
+      ref.schema = s;
+      return std::optional<TableRef>(std::move(ref));
+    }
+  }
+  return std::optional<TableRef>();
 }
 
 }  // namespace vecgraph::sql

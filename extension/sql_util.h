@@ -6,9 +6,13 @@
 // Messages read like SQLite's: "vec_dims: argument 1 (vector): expected ..., found ...".
 #pragma once
 
+#include <cstdint>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/common/status.h"
 #include "engine/vector/codec.h"
@@ -16,10 +20,45 @@
 
 namespace vecgraph::sql {
 
+// The SQLite result code for s: its detail() when it came from SQLite, else by code
+// (InvalidArgument → SQLITE_ERROR, Corruption → SQLITE_CORRUPT, ResourceExhausted → SQLITE_NOMEM,
+// Internal → SQLITE_INTERNAL).
 int StatusToSqlite(const Status& s);
+
+// A failed SQLite call as a Status: "<what>: <sqlite3_errmsg>", code from rc (SQLITE_CORRUPT and
+// SQLITE_NOTADB → Corruption, SQLITE_NOMEM → ResourceExhausted, others InvalidArgument), with
+// detail() = the extended result code, so StatusToSqlite gives SQLite's own code back.
+Status SqliteError(sqlite3* db, int rc, const std::string& what);
 
 // "integer", "real", "text", "blob", "null".
 const char* TypeName(sqlite3_value* v);
+
+// A value as messages show it: "integer 3", "real 2.5", "text 'abc'", "a blob of 12 bytes", "NULL".
+std::string DescribeValue(sqlite3_value* v);
+
+// A copy of v with SQLite's numeric affinity applied, as SQLite does to the right-hand side of a
+// comparison with an INTEGER column (TEXT '2' → INTEGER 2, '2.5' → REAL 2.5, 'abc' stays TEXT).
+// Owns the copy; never modifies v.
+class NumericValue {
+ public:
+  explicit NumericValue(sqlite3_value* v);
+  ~NumericValue();
+  NumericValue(const NumericValue&) = delete;
+  NumericValue& operator=(const NumericValue&) = delete;
+  int type() const { return type_; }  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL
+  sqlite3_value* value() const { return v_; }
+
+ private:
+  sqlite3_value* v_ = nullptr;
+  sqlite3_value* owned_ = nullptr;
+  int type_ = SQLITE_NULL;
+};
+
+// Reads an integer argument in [lo, hi]: an INTEGER, a REAL with an integral value (JS drivers
+// bind every number as REAL: 3.0 is 3, 2.5 is an error), or TEXT that SQLite's numeric affinity
+// turns into one. The error has no prefix: "expected an integer between 1 and 65536, found real
+// 2.5" (">= lo" when hi is INT64_MAX).
+Status ReadIntegral(sqlite3_value* v, int64_t lo, int64_t hi, int64_t* out);
 
 void ResultError(sqlite3_context* ctx, const Status& s);
 void ResultError(sqlite3_context* ctx, const std::string& message);
@@ -48,6 +87,28 @@ char* SqliteStrdup(const std::string& s);
 
 // Sets a virtual table's error message (frees the previous one).
 void VtabError(sqlite3_vtab* vtab, const std::string& message);
+
+// ---- names the extension is given (hnsw_knn_batch, vecgraph_check, spread_activation)
+
+struct TableRef {
+  std::string schema;  // as listed by PRAGMA database_list ("main", "temp", an attached name)
+  std::string table;
+  std::vector<std::string> columns;  // as declared (pragma_table_xinfo), hidden ones included
+  bool HasColumn(std::string_view name) const;  // case-insensitive, as SQLite matches names
+};
+
+// Resolves a table or view name the way SQLite resolves one in FROM: 'schema.table' when an
+// attached schema has that name (case-insensitive), else the whole text is a table name looked up
+// in temp, main, then the attached schemas in order. nullopt when no table or view has the name.
+// `what` prefixes errors from SQLite itself ("argument 1 (edges)").
+StatusOr<std::optional<TableRef>> ResolveTable(sqlite3* db, std::string_view spec, const std::string& what);
+
+// The attached schemas in SQLite's search order for an unqualified name: temp, main, then the
+// others as PRAGMA database_list lists them.
+StatusOr<std::vector<std::string>> ListSchemas(sqlite3* db);
+
+// A name for messages: quoted with '...', cut to 80 characters.
+std::string QuotedName(std::string_view s);
 
 }  // namespace vecgraph::sql
 

@@ -53,7 +53,6 @@ struct TopkState {
   // The query argument as first seen, to check it stays the same.
   int query_type = 0;
   std::string query_bytes;
-  const void* query_ptr = nullptr;
 
   const kernels::KernelTable* kt = nullptr;
   size_t batch_rows = 0;
@@ -78,13 +77,14 @@ TopkState* GetState(sqlite3_context* ctx, bool create) {
   return *slot;
 }
 
+// The query argument of this row equals the first row's, byte for byte. Always compares the
+// bytes: SQLite reuses a value's buffer from row to row, so an equal pointer says nothing.
 bool SameQuery(TopkState* s, sqlite3_value* v) {
   int t = sqlite3_value_type(v);
   if (t != s->query_type) return false;
   const void* p = t == SQLITE_BLOB ? sqlite3_value_blob(v) : static_cast<const void*>(sqlite3_value_text(v));
   size_t n = static_cast<size_t>(sqlite3_value_bytes(v));
   if (n != s->query_bytes.size()) return false;
-  if (p == s->query_ptr) return true;
   return n == 0 || std::memcmp(p, s->query_bytes.data(), n) == 0;
 }
 
@@ -95,20 +95,19 @@ int64_t NowNs() {
       .count();
 }
 
-bool ReportBadRow(sqlite3_context* ctx, TopkState* s, const float* row, int64_t id) {
-  Status st = CheckFinite({row, s->dims});
-  if (st.ok()) return true;  // float overflow on huge finite input: the distance ranks last
-  ResultError(ctx, StrFormat("vec_topk: argument 2 (vector) of row id %lld: %s", static_cast<long long>(id),
-                             st.message().c_str()));
-  s->failed = true;
-  return false;
-}
-
-// Folds a computed distance into the heap.
+// Folds a computed distance into the heap. A non-finite distance is a row holding NaN or
+// infinity (an error naming the row), or a finite row whose distance is beyond float32's range:
+// that ±infinity is its distance (engine/vector/distance.h: the value vec_distance returns), so it
+// ranks first (−inf) or last (+inf).
 bool Offer(sqlite3_context* ctx, TopkState* s, const float* row, int64_t id, float d) {
   if (!std::isfinite(d)) {
-    if (!ReportBadRow(ctx, s, row, id)) return false;
-    d = INFINITY;
+    Status st = CheckFinite({row, s->dims});
+    if (!st.ok()) {
+      ResultError(ctx, StrFormat("vec_topk: argument 2 (vector) of row id %lld: %s", static_cast<long long>(id),
+                                 st.message().c_str()));
+      s->failed = true;
+      return false;
+    }
   }
   if (d <= s->topk.bound()) s->topk.Push(d, id);
   return true;
@@ -143,9 +142,19 @@ bool CloseWindow(sqlite3_context* ctx, TopkState* s) {
   task.out = s->dists.data();
   exec::BatchPlan plan = s->plan;
   plan.work = work;
-  ex.Execute(plan, n, [&task](exec::Backend& b, size_t lo, size_t hi) { return b.Distances(task, lo, hi); });
+  exec::RunReport report;
+  ex.Execute(plan, n, [&task](exec::Backend& b, size_t lo, size_t hi) { return b.Distances(task, lo, hi); }, &report);
+  const bool device_rows = report.target != exec::Target::kCpu;
   for (size_t r = 0; r < n; ++r) {
-    if (!Offer(ctx, s, s->rows.data() + r * s->dims, s->ids[r], s->dists[r])) return false;
+    const float* row = s->rows.data() + r * s->dims;
+    float d = s->dists[r];
+    // A device computes float32 parts only: the rows it reports non-finite, or at exactly the
+    // cosine zero-vector rule (a tiny vector's norm underflows to 0 there), get the CPU's value,
+    // which recomputes in double what float32 loses (one rule on every backend).
+    if (device_rows && (!std::isfinite(d) || (s->metric == Metric::kCosine && d == 1.0f))) {
+      d = RowDistance(*s->kt, s->metric, s->query.data(), s->query_norm, row, s->dims);
+    }
+    if (!Offer(ctx, s, row, s->ids[r], d)) return false;
   }
   return true;
 }
@@ -182,15 +191,11 @@ bool AddRow(sqlite3_context* ctx, TopkState* s, const float* row, int64_t id) {
 }
 
 bool Start(sqlite3_context* ctx, TopkState* s, int argc, sqlite3_value** argv) {
-  // k
-  sqlite3_value* kv = argv[3];
-  if (sqlite3_value_type(kv) != SQLITE_INTEGER) {
-    ResultError(ctx, StrFormat("vec_topk: argument 4 (k): expected an INTEGER >= 1, found %s", TypeName(kv)));
-    return false;
-  }
-  sqlite3_int64 k = sqlite3_value_int64(kv);
-  if (k < 1) {
-    ResultError(ctx, StrFormat("vec_topk: argument 4 (k): expected an INTEGER >= 1, found %lld", static_cast<long long>(k)));
+  // k: an integer >= 1 (an integral REAL too: JS drivers bind numbers as REAL)
+  int64_t k = 0;
+  Status kst = ReadIntegral(argv[3], 1, INT64_MAX, &k);
+  if (!kst.ok()) {
+    ResultError(ctx, kst.WithPrefix("vec_topk: argument 4 (k): "));
     return false;
   }
   s->k = static_cast<size_t>(k);
@@ -213,14 +218,11 @@ bool Start(sqlite3_context* ctx, TopkState* s, int argc, sqlite3_value** argv) {
   }
   s->query.assign(q.view().begin(), q.view().end());
   s->dims = s->query.size();
-  double qn = 0;
-  for (float x : s->query) qn += static_cast<double>(x) * x;
-  s->query_norm = static_cast<float>(std::sqrt(qn));
+  s->query_norm = static_cast<float>(Norm(s->query.data(), s->dims));  // as vec_distance computes |q|
   s->query_type = sqlite3_value_type(argv[2]);
   const void* p = s->query_type == SQLITE_BLOB ? sqlite3_value_blob(argv[2])
                                                : static_cast<const void*>(sqlite3_value_text(argv[2]));
   s->query_bytes.assign(static_cast<const char*>(p), static_cast<size_t>(sqlite3_value_bytes(argv[2])));
-  s->query_ptr = p;
   s->batch_rows = std::max(kMinBatchRows, kBatchBytes / (s->dims * sizeof(float)));
   s->kt = &kernels::Kernels();
   s->topk = kernels::TopK(s->k);
@@ -264,8 +266,9 @@ void TopkStep(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
       VectorBuf tmp;
       Status st = DecodeBlob(p, bytes, &tmp);
       if (st.ok()) {
-        st = Status::InvalidArgument(StrFormat("dimension mismatch: row id %lld has %zu, query has %zu",
-                                               static_cast<long long>(id), tmp.dims(), s->dims));
+        st = Status::InvalidArgument(StrFormat("dimension mismatch: row id %lld has %zu, query has %zu%s",
+                                               static_cast<long long>(id), tmp.dims(), s->dims,
+                                               Float64Hint(bytes, s->dims).c_str()));
         ResultError(ctx, st.WithPrefix("vec_topk: "));
       } else {
         ResultError(ctx, st.WithPrefix(StrFormat("vec_topk: argument 2 (vector) of row id %lld: ",

@@ -81,11 +81,8 @@ void NormFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
 
 void NormalizeFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
   Unary(ctx, "vec_normalize", argv[0], [&](std::span<const float> v) {
-    double n = Norm(v.data(), v.size());
-    std::vector<float> out(v.begin(), v.end());
-    if (n > 0) {
-      for (float& x : out) x = static_cast<float>(x / n);
-    }
+    std::vector<float> out(v.size());
+    UnitVector(v.data(), v.size(), out.data());  // what a cosine hnsw_knn index stores
     ResultVector(ctx, out);
   });
 }
@@ -109,11 +106,16 @@ void Binary(sqlite3_context* ctx, int argc, sqlite3_value** argv, const char* fn
     return;
   }
   if (a.dims() != b.dims()) {
-    ResultError(ctx, StrFormat("%s: dimension mismatch: left has %zu, right has %zu", fn, a.dims(), b.dims()));
+    std::string hint;
+    if (sqlite3_value_type(argv[0]) == SQLITE_BLOB) hint = Float64Hint(sqlite3_value_bytes(argv[0]), b.dims());
+    if (hint.empty() && sqlite3_value_type(argv[1]) == SQLITE_BLOB) hint = Float64Hint(sqlite3_value_bytes(argv[1]), a.dims());
+    ResultError(ctx, StrFormat("%s: dimension mismatch: left has %zu, right has %zu%s", fn, a.dims(), b.dims(),
+                               hint.c_str()));
     return;
   }
-  double r = similarity ? PairSimilarity(metric, a.data(), b.data(), a.dims())
-                        : PairDistance(metric, a.data(), b.data(), a.dims());
+  // The float32 value vec_topk ranks by and hnsw_knn reports (engine/vector/distance.h).
+  float r = similarity ? PairSimilarity(metric, a.data(), b.data(), a.dims())
+                       : PairDistance(metric, a.data(), b.data(), a.dims());
   sqlite3_result_double(ctx, r);
   VG_SQL_CATCH(ctx)
 }

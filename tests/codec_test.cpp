@@ -75,13 +75,13 @@ TEST(Codec, JsonErrors) {
   EXPECT_EQ(DecodeJson("", &b).message(), "malformed JSON vector: expected '[' at offset 0, found 'end of text'");
   EXPECT_EQ(DecodeJson("{\"a\":1}", &b).message(), "malformed JSON vector: expected '[' at offset 0, found '{\"a\":1}'");
   EXPECT_EQ(DecodeJson("[]", &b).message(), "empty vector: expected at least 1 element");
-  EXPECT_EQ(DecodeJson("[1, \"a\"]", &b).message(), "element 1 is not a number: found '\"a\"]'");
-  EXPECT_EQ(DecodeJson("[1, NaN]", &b).message(), "element 1 is not a number: found 'NaN]'");
+  EXPECT_EQ(DecodeJson("[1, \"a\"]", &b).message(), "element 1 is not a JSON number: found '\"a\"]'");
+  EXPECT_EQ(DecodeJson("[1, NaN]", &b).message(), "element 1 is NaN: expected a finite number");
   EXPECT_EQ(DecodeJson("[1, 2", &b).message(), "malformed JSON vector: unexpected end of text, expected ']'");
   EXPECT_EQ(DecodeJson("[1 2]", &b).message(), "malformed JSON vector: expected ',' or ']' at offset 3, found '2]'");
   EXPECT_EQ(DecodeJson("[1] x", &b).message(), "malformed JSON vector: unexpected 'x' after the closing ']'");
-  EXPECT_EQ(DecodeJson("[1e39]", &b).message(), "element 0 is infinite: '1e39' does not fit float32");
-  EXPECT_EQ(DecodeJson("[1,]", &b).message(), "element 1 is not a number: found ']'");
+  EXPECT_EQ(DecodeJson("[1e39]", &b).message(), "element 0 is out of range: '1e39' does not fit float32 (largest magnitude 3.4028235e+38)");
+  EXPECT_EQ(DecodeJson("[1,]", &b).message(), "element 1 is not a JSON number: found ']'");
 }
 
 TEST(Codec, Metric) {

@@ -71,7 +71,7 @@ TEST_F(VecFunctions, ErrorMessages) {
       {"SELECT vec_dims(X'000000')",
        "vec_dims: argument 1 (vector): BLOB of 3 bytes is not a float32 vector: length must be a multiple of 4"},
       {"SELECT vec_dims('[1, 2')", "vec_dims: argument 1 (vector): malformed JSON vector: unexpected end of text, expected ']'"},
-      {"SELECT vec_json('[1, \"x\"]')", "vec_json: argument 1 (vector): element 1 is not a number: found '\"x\"]'"},
+      {"SELECT vec_json('[1, \"x\"]')", "vec_json: argument 1 (vector): element 1 is not a JSON number: found '\"x\"]'"},
       {"SELECT vec_norm('[]')", "vec_norm: argument 1 (vector): empty vector: expected at least 1 element"},
       {"SELECT vec_f32(X'')", "vec_f32: argument 1 (vector): empty vector: expected at least 1 element"},
       {"SELECT vec_f32(X'0000C07F')", "vec_f32: argument 1 (vector): element 0 is NaN: expected a finite number"},
@@ -205,8 +205,8 @@ TEST_F(VecTopk, Errors) {
     std::string sql;
     std::string message;
   } cases[] = {
-      {"SELECT vec_topk(id, e, ?1, 0) FROM t", "vec_topk: argument 4 (k): expected an INTEGER >= 1, found 0"},
-      {"SELECT vec_topk(id, e, ?1, 'ten') FROM t", "vec_topk: argument 4 (k): expected an INTEGER >= 1, found text"},
+      {"SELECT vec_topk(id, e, ?1, 0) FROM t", "vec_topk: argument 4 (k): expected an integer >= 1, found integer 0"},
+      {"SELECT vec_topk(id, e, ?1, 'ten') FROM t", "vec_topk: argument 4 (k): expected an integer >= 1, found text 'ten'"},
       {"SELECT vec_topk(id, e, ?1, 3, 'hamming') FROM t",
        "vec_topk: argument 5 (metric): unknown metric 'hamming': expected 'cosine', 'dot' or 'l2'"},
       {"SELECT vec_topk(id, e, '[1,2,3]', 3) FROM t", "vec_topk: dimension mismatch: row id 7 has 4, query has 3"},

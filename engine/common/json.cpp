@@ -1,8 +1,10 @@
 #include "engine/common/json.h"
 
+#include <algorithm>
 #include <charconv>
-#include <cstdlib>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 namespace vecgraph::json {
 
@@ -75,38 +77,18 @@ class Parser {
   }
 
   Status ParseNumber(Value* v) {
-    size_t start = i_;
-    if (s_[i_] == '-') ++i_;
-    if (i_ >= s_.size() || !(s_[i_] >= '0' && s_[i_] <= '9')) return Error("expected a digit");
-    if (s_[i_] == '0') {
-      ++i_;
-    } else {
-      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
-    }
-    bool integral = true;
-    if (i_ < s_.size() && s_[i_] == '.') {
-      integral = false;
-      ++i_;
-      if (i_ >= s_.size() || !(s_[i_] >= '0' && s_[i_] <= '9')) return Error("expected a digit after '.'");
-      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
-    }
-    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
-      integral = false;
-      ++i_;
-      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
-      if (i_ >= s_.size() || !(s_[i_] >= '0' && s_[i_] <= '9')) return Error("expected a digit in the exponent");
-      while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
-    }
+    NumberToken t = ScanNumber(s_, i_);
+    if (t.length == 0) return Error("malformed number");
+    std::string_view token = s_.substr(i_, t.length);
+    i_ += t.length;
     v->type = Value::Type::kNumber;
-    const char* b = s_.data() + start;
-    const char* e = s_.data() + i_;
-    // strtod on a terminated copy: overflow gives ±HUGE_VAL (callers reject non-finite values),
-    // underflow gives 0 — from_chars would leave the value untouched on either.
-    std::string token(b, e);
-    v->number = std::strtod(token.c_str(), nullptr);
-    if (integral) {
-      auto r = std::from_chars(b, e, v->integer);
-      v->is_int = r.ec == std::errc() && r.ptr == e;
+    // Overflow gives ±infinity (callers reject non-finite values); underflow gives ±0.
+    if (!NumberToDouble(token, &v->number)) {
+      v->number = token[0] == '-' ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    }
+    if (t.integral) {
+      auto r = std::from_chars(token.data(), token.data() + token.size(), v->integer);
+      v->is_int = r.ec == std::errc() && r.ptr == token.data() + token.size();
     }
     return Status::Ok();
   }
@@ -247,6 +229,86 @@ class Parser {
 };
 
 }  // namespace
+
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Overflow or underflow? from_chars reports both as result_out_of_range and leaves the value
+// alone, so the token decides: its magnitude is 10^e10 times [1, 10), where e10 is the position
+// of its first non-zero digit relative to the decimal point plus its exponent. Out of range with
+// e10 ≥ 0 (|x| ≥ 1) can only be overflow.
+bool TokenAtLeastOne(std::string_view t) {
+  size_t i = t[0] == '-' ? 1 : 0;
+  int64_t int_digits = 0, index = 0, first_nonzero = -1;
+  bool after_point = false;
+  for (; i < t.size() && (IsDigit(t[i]) || t[i] == '.'); ++i) {
+    if (t[i] == '.') {
+      after_point = true;
+      continue;
+    }
+    if (!after_point) ++int_digits;
+    if (first_nonzero < 0 && t[i] != '0') first_nonzero = index;
+    ++index;
+  }
+  if (first_nonzero < 0) return false;  // zero
+  int64_t exp = 0;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    bool neg = false;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) neg = t[i++] == '-';
+    for (; i < t.size(); ++i) exp = std::min<int64_t>(exp * 10 + (t[i] - '0'), int64_t{1} << 40);  // saturates
+    if (neg) exp = -exp;
+  }
+  return int_digits - 1 - first_nonzero + exp >= 0;
+}
+
+template <typename T>
+bool NumberTo(std::string_view t, T* out) {
+  T v{};
+  auto r = std::from_chars(t.data(), t.data() + t.size(), v, std::chars_format::general);
+  if (r.ec == std::errc()) {
+    *out = v;
+    return true;
+  }
+  if (TokenAtLeastOne(t)) return false;
+  *out = t[0] == '-' ? -T{0} : T{0};
+  return true;
+}
+
+}  // namespace
+
+NumberToken ScanNumber(std::string_view s, size_t pos) {
+  NumberToken t;
+  size_t i = pos;
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i >= s.size() || !IsDigit(s[i])) return t;
+  if (s[i] == '0') {
+    ++i;
+  } else {
+    while (i < s.size() && IsDigit(s[i])) ++i;
+  }
+  bool integral = true;
+  if (i < s.size() && s[i] == '.') {
+    integral = false;
+    ++i;
+    if (i >= s.size() || !IsDigit(s[i])) return t;
+    while (i < s.size() && IsDigit(s[i])) ++i;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    integral = false;
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (i >= s.size() || !IsDigit(s[i])) return t;
+    while (i < s.size() && IsDigit(s[i])) ++i;
+  }
+  t.length = i - pos;
+  t.integral = integral;
+  return t;
+}
+
+bool NumberToDouble(std::string_view token, double* out) { return NumberTo(token, out); }
+bool NumberToFloat(std::string_view token, float* out) { return NumberTo(token, out); }
 
 StatusOr<Value> Parse(std::string_view text) {
   Value v;

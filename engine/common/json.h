@@ -37,6 +37,21 @@ struct Value {
 
 StatusOr<Value> Parse(std::string_view text);
 
+// ---- numbers: the one JSON number grammar (RFC 8259), shared by Parse and the vector decoder.
+//   number = [ "-" ] ( "0" / [1-9] *DIGIT ) [ "." 1*DIGIT ] [ ( "e" / "E" ) [ "+" / "-" ] 1*DIGIT ]
+// No leading '+', no leading zeros ("01"), no bare '.' ("1.", ".5"), no hex, inf or nan.
+struct NumberToken {
+  size_t length = 0;      // bytes of the number starting at pos; 0 = no valid number starts there
+  bool integral = false;  // no fraction and no exponent
+};
+NumberToken ScanNumber(std::string_view s, size_t pos);
+
+// Converts a token that ScanNumber accepted, rounding to nearest (locale-independent). false when
+// its magnitude is beyond the type's largest finite value (overflow: *out is left alone); a value
+// too small for the type rounds to a denormal or to zero of the same sign (underflow is fine).
+bool NumberToDouble(std::string_view token, double* out);
+bool NumberToFloat(std::string_view token, float* out);
+
 // Appends s as a JSON string literal (with quotes and escapes).
 void AppendString(std::string* out, std::string_view s);
 

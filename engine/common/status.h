@@ -37,15 +37,28 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  // The storage layer's own result code when the error came from it (the SQLite result code of
+  // a failed shadow-table statement: SQLITE_BUSY, SQLITE_CORRUPT, ...), else 0. Kept through
+  // WithPrefix so the caller sees SQLite's code, not a generic one.
+  int detail() const { return detail_; }
+  Status WithDetail(int detail) const {
+    Status s = *this;
+    s.detail_ = detail;
+    return s;
+  }
 
   // Prefix the message ("vec_dims: " + message).
   Status WithPrefix(const std::string& prefix) const {
-    return ok() ? *this : Status(code_, prefix + message_);
+    if (ok()) return *this;
+    Status s(code_, prefix + message_);
+    s.detail_ = detail_;
+    return s;
   }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  int detail_ = 0;
 };
 
 template <typename T>

@@ -124,21 +124,20 @@ float HnswIndex::DistTo(const float* q, NodeId b) const {
   return ip_ ? RawDist<true>(kt_, q, Vec(b), dim_) : RawDist<false>(kt_, q, Vec(b), dim_);
 }
 
-// Cosine: the unit vector, normalised in double by a plain sequential loop (the same bits on any
-// ISA); a zero vector stays zero. Other metrics: a copy.
+// Cosine: the unit vector (UnitVector: normalised in double by a plain sequential loop, the same
+// bits on any ISA); a zero vector stays zero. Other metrics: a copy.
 void HnswIndex::StoreVector(const float* in, float* out) const {
   if (cfg_.metric != Metric::kCosine) {
     std::memcpy(out, in, dim_ * sizeof(float));
     return;
   }
-  double s = 0;
-  for (size_t i = 0; i < dim_; ++i) s += static_cast<double>(in[i]) * in[i];
-  if (s == 0) {
-    std::fill(out, out + dim_, 0.0f);
-    return;
-  }
-  double inv = 1.0 / std::sqrt(s);
-  for (size_t i = 0; i < dim_; ++i) out[i] = static_cast<float>(in[i] * inv);
+  UnitVector(in, dim_, out);
+}
+
+std::vector<float> HnswIndex::StoredForm(std::span<const float> in) const {
+  std::vector<float> out(dim_);
+  if (in.size() == dim_) StoreVector(in.data(), out.data());
+  return out;
 }
 
 Status HnswIndex::CheckQuery(std::span<const float> q) const {

@@ -210,6 +210,9 @@ class HnswIndex {
   // The stored vector to persist beside the record (for cosine: the unit vector). Load reads it
   // back bit-exactly; it is not the caller's original vector.
   StatusOr<std::vector<float>> StoredVector(int64_t rowid) const;
+  // The vector as the index would store `in` (cosine: the unit vector, a zero vector stays zero;
+  // other metrics: a copy), bit for bit what StoredVector returns after Insert(rowid, in).
+  std::vector<float> StoredForm(std::span<const float> in) const;
   // Every node (tombstones included) in internal-id order: fn(rowid, stored vector, record).
   Status ForEachNode(const std::function<Status(int64_t rowid, std::span<const float> vec,
                                                 std::span<const uint8_t> record)>& fn) const;

@@ -193,7 +193,10 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   bool zero = false;
   PrepareQuery(q.data(), ctx->qbuf.data(), &q_norm, &zero);
   const std::function<bool(NodeId)>* pass = exact_pass ? &exact_pass : nullptr;
-  if (zero) {  // cosine against a zero query: every distance is 1, the answer is the smallest rowids
+  // A cosine zero query (every distance is 1: the answer is the smallest rowids), or k at least
+  // the passing rows (the answer is all of them, ranked): an exact scan is the whole answer and
+  // cheaper than a walk with ef ≥ k.
+  if (zero || k >= passing_hint) {
     if (stats != nullptr) stats->exact = true;
     return ExactLocked(q.data(), q_norm, k, pass, nullptr);
   }

@@ -1,7 +1,10 @@
 #include "engine/vector/codec.h"
 
+#include "engine/common/json.h"
+
 #include <charconv>
 #include <cmath>
+#include <cctype>
 #include <cstring>
 #include <strings.h>
 
@@ -67,11 +70,29 @@ Status DecodeBlob(const void* bytes, size_t n_bytes, VectorBuf* out) {
 namespace {
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-std::string Excerpt(std::string_view s, size_t pos) {
-  std::string_view rest = s.substr(pos, 16);
-  std::string e(rest);
-  if (pos + 16 < s.size()) e += "...";
+std::string Excerpt(std::string_view s, size_t pos, size_t n = 16) {
+  std::string e(s.substr(pos, n));
+  if (pos + n < s.size()) e += "...";
   return e;
+}
+
+bool StartsWithWord(std::string_view s, const char* word) {
+  size_t n = std::strlen(word);
+  return s.size() >= n && strncasecmp(s.data(), word, n) == 0;
+}
+
+// Element `index` at s[pos] is not a JSON number. NaN and infinities (which JSON cannot spell,
+// but other tools print: nan, -nan, inf, -Infinity) are named as such.
+Status NotANumber(std::string_view s, size_t pos, size_t index) {
+  std::string_view w = s.substr(pos);
+  if (!w.empty() && (w[0] == '-' || w[0] == '+')) w.remove_prefix(1);
+  if (StartsWithWord(w, "nan")) {
+    return Status::InvalidArgument(StrFormat("element %zu is NaN: expected a finite number", index));
+  }
+  if (StartsWithWord(w, "inf")) {
+    return Status::InvalidArgument(StrFormat("element %zu is infinite: expected a finite number", index));
+  }
+  return Status::InvalidArgument(StrFormat("element %zu is not a JSON number: found '%s'", index, Excerpt(s, pos).c_str()));
 }
 }  // namespace
 
@@ -94,27 +115,20 @@ Status DecodeJson(std::string_view s, VectorBuf* out) {
     for (;;) {
       skip();
       if (i >= s.size()) return Status::InvalidArgument("malformed JSON vector: unexpected end of text");
-      char c = s[i];
-      if (!(c == '-' || (c >= '0' && c <= '9'))) {
-        return Status::InvalidArgument(StrFormat("element %zu is not a number: found '%s'", vals.size(),
-                                                 Excerpt(s, i).c_str()));
+      json::NumberToken t = json::ScanNumber(s, i);
+      const size_t end = i + t.length;
+      // "01", "1.", "1e", "0x1", "1nan": a number must end where JSON says it does.
+      if (t.length == 0 || (end < s.size() && (std::isalnum(static_cast<unsigned char>(s[end])) || s[end] == '.'))) {
+        return NotANumber(s, i, vals.size());
       }
-      double d = 0;
-      auto [ptr, ec] = std::from_chars(s.data() + i, s.data() + s.size(), d, std::chars_format::general);
-      size_t consumed = static_cast<size_t>(ptr - (s.data() + i));
-      if (ec == std::errc::invalid_argument || consumed == 0) {
-        return Status::InvalidArgument(StrFormat("element %zu is not a number: found '%s'", vals.size(),
-                                                 Excerpt(s, i).c_str()));
+      std::string_view token = s.substr(i, t.length);
+      float f = 0;
+      if (!json::NumberToFloat(token, &f)) {
+        return Status::InvalidArgument(StrFormat("element %zu is out of range: '%s' does not fit float32 (largest "
+                                                 "magnitude 3.4028235e+38)",
+                                                 vals.size(), Excerpt(token, 0, 40).c_str()));
       }
-      float f = static_cast<float>(d);
-      if (ec == std::errc::result_out_of_range || !std::isfinite(f)) {
-        // Underflow to 0 is fine; overflow is not representable as float32.
-        if (!(ec == std::errc::result_out_of_range && std::fabs(d) < 1.0)) {
-          return Status::InvalidArgument(StrFormat("element %zu is infinite: '%s' does not fit float32",
-                                                   vals.size(), std::string(s.substr(i, consumed)).c_str()));
-        }
-        f = 0.0f;
-      }
+      const size_t consumed = t.length;
       if (vals.size() >= kMaxDims) VG_RETURN_IF_ERROR(DimsOk(kMaxDims + 1));
       vals.push_back(f);
       i += consumed;
@@ -141,6 +155,12 @@ Status DecodeJson(std::string_view s, VectorBuf* out) {
   float* dst = out->Own(vals.size());
   std::memcpy(dst, vals.data(), vals.size() * sizeof(float));
   return Status::Ok();
+}
+
+std::string Float64Hint(size_t n_bytes, size_t expected_dims) {
+  if (expected_dims == 0 || n_bytes != expected_dims * 2 * sizeof(float)) return "";
+  return StrFormat(" (found %zu bytes = %zu float32; is this a float64 vector? vecgraph stores float32)", n_bytes,
+                   n_bytes / sizeof(float));
 }
 
 std::string EncodeJson(std::span<const float> v) {

@@ -57,6 +57,10 @@ Status DecodeJson(std::string_view text, VectorBuf* out);
 // Checks every element is finite; names the first bad one.
 Status CheckFinite(std::span<const float> v);
 
+// A hint for a dimension mismatch: when a BLOB of n_bytes holds exactly expected_dims float64
+// values, " (found 32 bytes = 8 float32; is this a float64 vector? ...)", else "".
+std::string Float64Hint(size_t n_bytes, size_t expected_dims);
+
 // JSON text with the shortest representation that round-trips each float: "[1,0.5,-2]".
 std::string EncodeJson(std::span<const float> v);
 

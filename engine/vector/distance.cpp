@@ -1,6 +1,8 @@
 #include "engine/vector/distance.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kernels/cpu/metric_math.h"
 
@@ -51,32 +53,53 @@ double SlowDistance(Metric metric, const float* a, const float* b, size_t dims) 
 
 }  // namespace
 
+float WideDistance(Metric metric, const float* q, const float* row, size_t dims) {
+  return static_cast<float>(SlowDistance(metric, q, row, dims));
+}
+
 double Norm(const float* a, size_t dims) {
-  float n2 = kernels::Kernels().norm_sq(a, dims);
-  if (std::isfinite(n2)) return std::sqrt(static_cast<double>(n2));
+  const float n2 = kernels::Kernels().norm_sq(a, dims);
+  // Above 2^-100 the float sum is exact enough (what underflowed is below its rounding error);
+  // below (a tiny or zero vector) or on overflow, sum in double: for float inputs that can
+  // neither overflow nor underflow.
+  if (n2 >= 0x1p-100f && std::isfinite(n2)) return std::sqrt(static_cast<double>(n2));
   return std::sqrt(DotD(a, a, dims));
 }
 
-double PairDistance(Metric metric, const float* a, const float* b, size_t dims) {
+void UnitVector(const float* a, size_t dims, float* out) {
+  double s = 0;
+  for (size_t i = 0; i < dims; ++i) s += static_cast<double>(a[i]) * a[i];
+  if (s == 0) {
+    std::fill(out, out + dims, 0.0f);
+    return;
+  }
+  double inv = 1.0 / std::sqrt(s);
+  for (size_t i = 0; i < dims; ++i) out[i] = static_cast<float>(a[i] * inv);
+}
+
+float PairDistance(Metric metric, const float* a, const float* b, size_t dims) {
   const kernels::KernelTable& kt = kernels::Kernels();
   float d = 0;
+  bool wide = false;
   switch (metric) {
     case Metric::kCosine: {
-      float dot = kt.dot(a, b, dims);
-      float qn = std::sqrt(kt.norm_sq(a, dims));
-      d = kernels::CosineDistanceFromParts(dot, qn, kt.norm_sq(b, dims));
+      const float dot = kt.dot(a, b, dims);
+      const float qn = static_cast<float>(Norm(a, dims));
+      const float bn2 = kt.norm_sq(b, dims);
+      d = kernels::CosineDistanceFromParts(dot, qn, bn2);
+      wide = !kernels::CosinePartsInRange(qn, bn2);
       break;
     }
     case Metric::kDot: d = kernels::DotDistance(kt.dot(a, b, dims)); break;
     case Metric::kL2: d = kernels::L2DistanceFromSquared(kt.l2sq(a, b, dims)); break;
   }
-  if (std::isfinite(d)) return d;
-  return SlowDistance(metric, a, b, dims);
+  if (std::isfinite(d) && !wide) return d;
+  return WideDistance(metric, a, b, dims);
 }
 
-double PairSimilarity(Metric metric, const float* a, const float* b, size_t dims) {
-  if (metric == Metric::kDot) return -PairDistance(Metric::kDot, a, b, dims);
-  return 1.0 - PairDistance(Metric::kCosine, a, b, dims);
+float PairSimilarity(Metric metric, const float* a, const float* b, size_t dims) {
+  if (metric == Metric::kDot) return 0.0f - PairDistance(Metric::kDot, a, b, dims);
+  return 1.0f - PairDistance(Metric::kCosine, a, b, dims);
 }
 
 void BatchDistances(const kernels::KernelTable& kt, Metric metric, const float* q, float q_norm,
@@ -84,7 +107,12 @@ void BatchDistances(const kernels::KernelTable& kt, Metric metric, const float* 
   switch (metric) {
     case Metric::kCosine:
       kt.dot_norm_batch(q, rows, n_rows, dims, out, scratch);
-      for (size_t r = 0; r < n_rows; ++r) out[r] = kernels::CosineDistanceFromParts(out[r], q_norm, scratch[r]);
+      for (size_t r = 0; r < n_rows; ++r) {
+        const float d = kernels::CosineDistanceFromParts(out[r], q_norm, scratch[r]);
+        // Norms where float32 squares lose the answer (tiny or huge rows): mark for the wide
+        // recomputation below.
+        out[r] = kernels::CosinePartsInRange(q_norm, scratch[r]) ? d : std::numeric_limits<float>::quiet_NaN();
+      }
       break;
     case Metric::kDot:
       kt.dot_batch(q, rows, n_rows, dims, out);
@@ -96,10 +124,10 @@ void BatchDistances(const kernels::KernelTable& kt, Metric metric, const float* 
       break;
   }
   for (size_t r = 0; r < n_rows; ++r) {
-    // Recompute float overflow on finite input in double; rows holding NaN/inf stay non-finite
-    // so the caller can report them (callers validate lazily).
+    // Recompute in double what float32 lost on finite input; rows holding NaN/inf stay
+    // non-finite so the caller can report them (callers validate lazily).
     if (!std::isfinite(out[r]) && CheckFinite({rows + r * dims, dims}).ok()) {
-      out[r] = static_cast<float>(SlowDistance(metric, q, rows + r * dims, dims));
+      out[r] = WideDistance(metric, q, rows + r * dims, dims);
     }
   }
 }

@@ -36,7 +36,20 @@ VG_HD float CosineDistanceFromParts(float dot, float q_norm, float r_norm_sq) {
   return 1.0f - CosineSimilarityFromParts(dot, q_norm, r_norm_sq);
 }
 
-VG_HD float DotDistance(float dot) { return -dot; }
+// 0 − dot, not −dot: a zero dot product is distance +0, never −0.
+VG_HD float DotDistance(float dot) { return 0.0f - dot; }
+
+// Whether float32 parts are trustworthy for a cosine: |q| in [2^−50, 2^50] and |r|² in
+// [2^−100, 2^100]. Outside (a tiny vector whose squares underflow — |r|² of [1e-30, 0] is 0 in
+// float32 — or a huge one whose dot product can overflow), the CPU recomputes the distance in
+// double precision, scale-free (engine/vector/distance.cpp). q_norm = 0 is an exactly zero query
+// (callers compute |q| in double), which needs no recomputation; r_norm_sq = 0 may be a tiny
+// vector, so it is recomputed. Devices use the float parts as they are; the CPU re-checks the
+// rows they report at the zero-vector rule (distance exactly 1) or non-finite.
+VG_HD bool CosinePartsInRange(float q_norm, float r_norm_sq) {
+  const float kLo = 0x1p-50f, kHi = 0x1p50f, kLo2 = 0x1p-100f, kHi2 = 0x1p100f;
+  return (q_norm == 0.0f || (q_norm >= kLo && q_norm <= kHi)) && r_norm_sq >= kLo2 && r_norm_sq <= kHi2;
+}
 
 VG_HD float L2DistanceFromSquared(float l2sq) {
   if (!(l2sq > 0.0f)) return 0.0f;

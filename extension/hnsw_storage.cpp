@@ -1,0 +1,438 @@
+// extension/hnsw_storage.cpp — the shadow tables of an hnsw_knn index (layout in hnsw_vtab.h).
+//
+// The in-memory HnswIndex is a cache of these tables: loaded lazily on first use, dropped on
+// ROLLBACK / ROLLBACK TO (including a failed statement's implicit savepoint) and reloaded when
+// `PRAGMA data_version` says another connection or process committed. Everything read back is
+// checked: the engine checks the header and records byte by byte (HnswIndex::Load), this file the
+// types and lengths of the stored vectors, so a hostile file gives SQLITE_CORRUPT naming the row,
+// never a crash or a wrong answer. Only changed node rows are written per statement.
+//
+// Errors from SQLite keep SQLite's result code (SqliteError: SQLITE_BUSY stays SQLITE_BUSY, a
+// malformed page SQLITE_CORRUPT).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "extension/hnsw_vtab.h"
+#include "extension/sql_util.h"
+
+namespace vecgraph::sql {
+
+std::string HnswVtab::Key() const {
+  std::string k = schema + "." + name;
+  for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return k;
+}
+
+void HnswVtab::FinalizeStatements() {
+  for (Stmt* s : {&data_version_st, &read_header_st, &write_header_st, &read_format_st, &read_all_st, &max_rowid_st,
+                  &insert_node_st, &update_record_st, &delete_node_st, &get_row_st}) {
+    s->Finalize();
+  }
+}
+
+std::string IndexPrefix(const HnswVtab* vt) { return StrFormat("hnsw_knn: index '%s': ", vt->name.c_str()); }
+
+std::string Q(const char* fmt, const std::string& a, const std::string& b) {
+  char* s = sqlite3_mprintf(fmt, a.c_str(), b.c_str());
+  if (s == nullptr) throw std::bad_alloc();
+  std::string out = s;
+  sqlite3_free(s);
+  return out;
+}
+
+Status Prepare(HnswVtab* vt, Stmt* s, const std::string& sql) {
+  if (s->st) {
+    sqlite3_reset(s->st);
+    sqlite3_clear_bindings(s->st);
+    return Status::Ok();
+  }
+  int rc = sqlite3_prepare_v3(vt->db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s->st, nullptr);
+  if (rc != SQLITE_OK) {
+    s->Finalize();
+    return SqliteError(vt->db, rc, IndexPrefix(vt) + "preparing a shadow-table statement");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Status Exec(sqlite3* db, const std::string& sql, const std::string& what) {
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  return rc == SQLITE_OK ? Status::Ok() : SqliteError(db, rc, what);
+}
+
+// Steps a statement that returns no row (INSERT/UPDATE/DELETE) and resets it.
+Status StepDone(HnswVtab* vt, sqlite3_stmt* st, const char* what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? Status::Ok() : SqliteError(vt->db, rc, IndexPrefix(vt) + what);
+}
+
+// An error when schema already has a table, view, index or trigger named `name` (SQLite's own
+// message for that case would otherwise come out of a nested CREATE/ALTER as an internal error).
+Status CheckNameFree(HnswVtab* vt, const std::string& name, const char* doing) {
+  sqlite3_stmt* st = nullptr;
+  std::string sql = Q("SELECT type FROM \"%w\".sqlite_master WHERE name = ?1 COLLATE NOCASE", vt->schema, "");
+  int rc = sqlite3_prepare_v2(vt->db, sql.c_str(), -1, &st, nullptr);
+  std::string type;
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      const char* t = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      type = t ? t : "table";
+      rc = SQLITE_DONE;
+    }
+  }
+  Status err = rc == SQLITE_DONE ? Status::Ok() : SqliteError(vt->db, rc, IndexPrefix(vt) + "checking shadow-table names");
+  sqlite3_finalize(st);
+  if (!err.ok()) return err;
+  if (!type.empty()) {
+    return Status::InvalidArgument(StrFormat("hnsw_knn: cannot %s '%s': its shadow table name '%s' is taken by a %s in "
+                                             "schema '%s'",
+                                             doing, vt->name.c_str(), name.c_str(), type.c_str(), vt->schema.c_str()));
+  }
+  return Status::Ok();
+}
+
+Status WriteHeader(HnswVtab* vt) {
+  VG_RETURN_IF_ERROR(Prepare(vt, &vt->write_header_st,
+                             Q("INSERT OR REPLACE INTO \"%w\".\"%w_info\"(key, value) VALUES ('header', ?1)", vt->schema,
+                               vt->name)));
+  std::vector<uint8_t> bytes = vt->index->Header().Encode();
+  sqlite3_bind_blob(vt->write_header_st.st, 1, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return StepDone(vt, vt->write_header_st.st, "writing the index header");
+}
+
+// The 'format' row must say kHnswStorageFormat.
+Status CheckFormat(HnswVtab* vt) {
+  VG_RETURN_IF_ERROR(
+      Prepare(vt, &vt->read_format_st, Q("SELECT value FROM \"%w\".\"%w_info\" WHERE key = 'format'", vt->schema, vt->name)));
+  sqlite3_stmt* st = vt->read_format_st.st;
+  int rc = sqlite3_step(st);
+  Status out;
+  if (rc == SQLITE_ROW) {
+    sqlite3_value* v = sqlite3_column_value(st, 0);
+    if (sqlite3_value_type(v) != SQLITE_INTEGER || sqlite3_value_int64(v) != kHnswStorageFormat) {
+      out = Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info: storage format is %s, this build reads format %d",
+                                                           vt->name.c_str(), DescribeValue(v).c_str(),
+                                                           kHnswStorageFormat));
+    }
+  } else if (rc == SQLITE_DONE) {
+    out = Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info has no 'format' row", vt->name.c_str()));
+  } else {
+    out = SqliteError(vt->db, rc, IndexPrefix(vt) + "reading the storage format");
+  }
+  sqlite3_reset(st);
+  return out;
+}
+
+StatusOr<hnsw::HnswHeader> ReadHeader(HnswVtab* vt) {
+  VG_RETURN_IF_ERROR(
+      Prepare(vt, &vt->read_header_st, Q("SELECT value FROM \"%w\".\"%w_info\" WHERE key = 'header'", vt->schema, vt->name)));
+  sqlite3_stmt* st = vt->read_header_st.st;
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info has no 'header' row", vt->name.c_str()));
+    return SqliteError(vt->db, rc, IndexPrefix(vt) + "reading the index header");
+  }
+  sqlite3_value* v = sqlite3_column_value(st, 0);
+  if (sqlite3_value_type(v) != SQLITE_BLOB) {
+    Status bad = Status::Corruption(IndexPrefix(vt) + StrFormat("the header in %s_info is %s, expected a blob",
+                                                                vt->name.c_str(), DescribeValue(v).c_str()));
+    sqlite3_reset(st);
+    return bad;
+  }
+  const auto* p = static_cast<const uint8_t*>(sqlite3_value_blob(v));
+  std::vector<uint8_t> bytes(p, p + sqlite3_value_bytes(v));
+  sqlite3_reset(st);
+  auto h = hnsw::HnswHeader::Decode(bytes);
+  if (!h.ok()) return h.status().WithPrefix(IndexPrefix(vt) + "header: ");
+  return h;
+}
+
+// Streams the node rows to the engine's loader; the types are checked here, the bytes there.
+class SqlRecordSource final : public hnsw::RecordSource {
+ public:
+  explicit SqlRecordSource(HnswVtab* vt) : vt_(vt), st_(vt->read_all_st.st) {}
+  StatusOr<bool> Next(hnsw::NodeRow* row) override {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_DONE) return false;
+    if (rc != SQLITE_ROW) return SqliteError(vt_->db, rc, IndexPrefix(vt_) + "reading node rows");
+    row->rowid = sqlite3_column_int64(st_, 0);
+    for (int col : {1, 2}) {
+      sqlite3_value* v = sqlite3_column_value(st_, col);
+      if (sqlite3_value_type(v) != SQLITE_BLOB) {
+        return Status::Corruption(IndexPrefix(vt_) + StrFormat("row %lld: column %s is %s, expected a blob",
+                                                               static_cast<long long>(row->rowid),
+                                                               col == 1 ? "vector" : "record", DescribeValue(v).c_str()));
+      }
+      const auto* p = static_cast<const uint8_t*>(sqlite3_value_blob(v));
+      std::span<const uint8_t> bytes(p, static_cast<size_t>(sqlite3_value_bytes(v)));
+      (col == 1 ? row->vector : row->record) = bytes;
+    }
+    return true;
+  }
+
+ private:
+  HnswVtab* vt_;
+  sqlite3_stmt* st_;
+};
+
+StatusOr<int64_t> DataVersion(HnswVtab* vt) {
+  VG_RETURN_IF_ERROR(Prepare(vt, &vt->data_version_st, Q("PRAGMA \"%w\".data_version", vt->schema, "")));
+  sqlite3_stmt* st = vt->data_version_st.st;
+  int rc = sqlite3_step(st);
+  int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW) return SqliteError(vt->db, rc, IndexPrefix(vt) + "reading PRAGMA data_version");
+  return v;
+}
+
+}  // namespace
+
+Status CreateStorage(HnswVtab* vt) {
+  VG_RETURN_IF_ERROR(CheckNameFree(vt, vt->name + "_info", "create"));
+  VG_RETURN_IF_ERROR(CheckNameFree(vt, vt->name + "_nodes", "create"));
+  const std::string what = IndexPrefix(vt) + "creating the shadow tables";
+  VG_RETURN_IF_ERROR(
+      Exec(vt->db, Q("CREATE TABLE \"%w\".\"%w_info\"(key TEXT PRIMARY KEY, value) WITHOUT ROWID", vt->schema, vt->name), what));
+  VG_RETURN_IF_ERROR(Exec(vt->db,
+                          Q("CREATE TABLE \"%w\".\"%w_nodes\"(rowid INTEGER PRIMARY KEY, vector BLOB NOT NULL, "
+                            "record BLOB NOT NULL, original BLOB)",
+                            vt->schema, vt->name),
+                          what));
+  VG_RETURN_IF_ERROR(Exec(vt->db,
+                          Q("INSERT INTO \"%w\".\"%w_info\"(key, value) VALUES ('format', ", vt->schema, vt->name) +
+                              std::to_string(kHnswStorageFormat) + ")",
+                          what));
+  auto idx = hnsw::HnswIndex::Create(vt->config);
+  if (!idx.ok()) return idx.status().WithPrefix("hnsw_knn: ");
+  vt->index = std::move(*idx);
+  vt->config_known = true;
+  VG_RETURN_IF_ERROR(WriteHeader(vt));
+  (void)vt->index->TakeChanges();
+  auto v = DataVersion(vt);
+  if (!v.ok()) return v.status();
+  vt->data_version = *v;
+  return Status::Ok();
+}
+
+Status DropStorage(HnswVtab* vt) {
+  const std::string what = IndexPrefix(vt) + "dropping the shadow tables";
+  VG_RETURN_IF_ERROR(Exec(vt->db, Q("DROP TABLE IF EXISTS \"%w\".\"%w_nodes\"", vt->schema, vt->name), what));
+  return Exec(vt->db, Q("DROP TABLE IF EXISTS \"%w\".\"%w_info\"", vt->schema, vt->name), what);
+}
+
+Status RenameStorage(HnswVtab* vt, const std::string& new_name) {
+  VG_RETURN_IF_ERROR(CheckNameFree(vt, new_name + "_info", "rename"));
+  VG_RETURN_IF_ERROR(CheckNameFree(vt, new_name + "_nodes", "rename"));
+  for (const char* suffix : {"_info", "_nodes"}) {
+    std::string sql = Q("ALTER TABLE \"%w\".", vt->schema, "") + Q("\"%w", vt->name, "") + suffix + "\" RENAME TO " +
+                      Q("\"%w", new_name, "") + suffix + "\"";
+    VG_RETURN_IF_ERROR(Exec(vt->db, sql, IndexPrefix(vt) + "renaming the shadow tables"));
+  }
+  // Statements name the old tables: prepare them again on next use.
+  vt->FinalizeStatements();
+  return Status::Ok();
+}
+
+void Invalidate(HnswVtab* vt) {
+  vt->index.reset();
+  ++vt->version;
+  vt->data_version = -1;
+  vt->pending_rowids.clear();
+  vt->pending_vecs.clear();
+  vt->pending_set.clear();
+}
+
+Status EnsureConfig(HnswVtab* vt) {
+  if (vt->config_known) return Status::Ok();
+  VG_RETURN_IF_ERROR(CheckFormat(vt));
+  auto header = ReadHeader(vt);
+  if (!header.ok()) return header.status();
+  hnsw::HnswConfig persisted = header->ToConfig();
+  vt->config.dim = persisted.dim;
+  vt->config.metric = persisted.metric;
+  vt->config.M = persisted.M;
+  vt->config.ef_construction = persisted.ef_construction;
+  vt->config.ef_search = persisted.ef_search;
+  vt->config.seed = persisted.seed;
+  vt->config.keep_pruned_connections = persisted.keep_pruned_connections;
+  vt->config_known = true;
+  return Status::Ok();
+}
+
+Status EnsureLoaded(HnswVtab* vt) {
+  auto v = DataVersion(vt);
+  if (!v.ok()) return v.status();
+  if (vt->index && *v == vt->data_version) return Status::Ok();
+  if (vt->index && !vt->pending_rowids.empty()) {
+    // Cannot happen (another connection cannot commit while this one has uncommitted writes).
+    return Status::Internal("hnsw_knn: the database changed under buffered inserts");
+  }
+  VG_RETURN_IF_ERROR(CheckFormat(vt));
+  auto header = ReadHeader(vt);
+  if (!header.ok()) return header.status();
+  VG_RETURN_IF_ERROR(
+      Prepare(vt, &vt->read_all_st, Q("SELECT rowid, vector, record FROM \"%w\".\"%w_nodes\"", vt->schema, vt->name)));
+  SqlRecordSource source(vt);
+  hnsw::HnswConfig runtime = vt->config;  // runtime-only fields (filter thresholds)
+  auto idx = hnsw::HnswIndex::Load(*header, source, &runtime);
+  sqlite3_reset(vt->read_all_st.st);
+  if (!idx.ok()) {
+    const std::string& m = idx.status().message();
+    return m.rfind("hnsw_knn: ", 0) == 0 ? idx.status() : idx.status().WithPrefix(IndexPrefix(vt));
+  }
+  // The largest rowid ever stored, tombstones included (automatic rowids never reuse one).
+  VG_RETURN_IF_ERROR(
+      Prepare(vt, &vt->max_rowid_st, Q("SELECT max(rowid) FROM \"%w\".\"%w_nodes\"", vt->schema, vt->name)));
+  int rc = sqlite3_step(vt->max_rowid_st.st);
+  std::optional<int64_t> max_rowid;
+  if (rc == SQLITE_ROW && sqlite3_column_type(vt->max_rowid_st.st, 0) != SQLITE_NULL) {
+    max_rowid = sqlite3_column_int64(vt->max_rowid_st.st, 0);
+  }
+  sqlite3_reset(vt->max_rowid_st.st);
+  if (rc != SQLITE_ROW) return SqliteError(vt->db, rc, IndexPrefix(vt) + "reading the largest rowid");
+  vt->index = std::move(*idx);
+  vt->config = vt->index->config();
+  vt->config_known = true;
+  vt->data_version = *v;
+  vt->max_rowid = max_rowid;
+  ++vt->version;
+  return Status::Ok();
+}
+
+Status WriteChanges(HnswVtab* vt, const std::unordered_map<int64_t, const float*>& fresh) {
+  hnsw::HnswChanges ch = vt->index->TakeChanges();
+  if (ch.empty()) return Status::Ok();
+  ++vt->version;
+  VG_RETURN_IF_ERROR(
+      Prepare(vt, &vt->delete_node_st, Q("DELETE FROM \"%w\".\"%w_nodes\" WHERE rowid = ?1", vt->schema, vt->name)));
+  for (int64_t r : ch.erased) {
+    sqlite3_bind_int64(vt->delete_node_st.st, 1, r);
+    VG_RETURN_IF_ERROR(StepDone(vt, vt->delete_node_st.st, "deleting a node row"));
+  }
+  VG_RETURN_IF_ERROR(Prepare(vt, &vt->insert_node_st,
+                             Q("INSERT OR REPLACE INTO \"%w\".\"%w_nodes\"(rowid, vector, record, original) "
+                               "VALUES (?1, ?2, ?3, ?4)",
+                               vt->schema, vt->name)));
+  VG_RETURN_IF_ERROR(Prepare(vt, &vt->update_record_st,
+                             Q("UPDATE \"%w\".\"%w_nodes\" SET record = ?2 WHERE rowid = ?1", vt->schema, vt->name)));
+  const size_t dim = vt->config.dim;
+  for (int64_t r : ch.written) {
+    auto rec = vt->index->EncodeNode(r);
+    if (!rec.ok()) return rec.status();
+    auto it = fresh.find(r);
+    sqlite3_stmt* st;
+    if (it != fresh.end()) {
+      auto vec = vt->index->StoredVector(r);
+      if (!vec.ok()) return vec.status();
+      st = vt->insert_node_st.st;
+      sqlite3_bind_int64(st, 1, r);
+      sqlite3_bind_blob(st, 2, vec->data(), static_cast<int>(vec->size() * sizeof(float)), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(st, 3, rec->data(), static_cast<int>(rec->size()), SQLITE_TRANSIENT);
+      if (std::memcmp(vec->data(), it->second, dim * sizeof(float)) != 0) {
+        sqlite3_bind_blob(st, 4, it->second, static_cast<int>(dim * sizeof(float)), SQLITE_TRANSIENT);
+      } else {
+        sqlite3_bind_null(st, 4);
+      }
+    } else {
+      st = vt->update_record_st.st;
+      sqlite3_bind_int64(st, 1, r);
+      sqlite3_bind_blob(st, 2, rec->data(), static_cast<int>(rec->size()), SQLITE_TRANSIENT);
+    }
+    VG_RETURN_IF_ERROR(StepDone(vt, st, "writing a node row"));
+    if (st == vt->update_record_st.st && sqlite3_changes(vt->db) != 1) {
+      return Status::Corruption(IndexPrefix(vt) +
+                                StrFormat("node row %lld is missing from %s_nodes", static_cast<long long>(r), vt->name.c_str()));
+    }
+  }
+  if (ch.header) VG_RETURN_IF_ERROR(WriteHeader(vt));
+  return Status::Ok();
+}
+
+Status Flush(HnswVtab* vt) {
+  if (vt->pending_rowids.empty()) return Status::Ok();
+  std::vector<int64_t> rowids = std::move(vt->pending_rowids);
+  std::vector<float> vecs = std::move(vt->pending_vecs);
+  vt->pending_rowids.clear();
+  vt->pending_vecs.clear();
+  vt->pending_set.clear();
+  VG_RETURN_IF_ERROR(EnsureLoaded(vt));
+  Status st = vt->index->InsertBatch(rowids, vecs.data(), /*upsert=*/false);
+  if (!st.ok()) {
+    Invalidate(vt);
+    return st.WithPrefix("hnsw_knn: ");
+  }
+  std::unordered_map<int64_t, const float*> fresh;
+  fresh.reserve(rowids.size());
+  for (size_t i = 0; i < rowids.size(); ++i) fresh.emplace(rowids[i], vecs.data() + i * vt->config.dim);
+  st = WriteChanges(vt, fresh);
+  if (!st.ok()) Invalidate(vt);
+  return st;
+}
+
+Status ReadInputVector(HnswVtab* vt, sqlite3_value* v, const std::string& who, VectorBuf* out) {
+  const std::string hint =
+      sqlite3_value_type(v) == SQLITE_BLOB ? Float64Hint(static_cast<size_t>(sqlite3_value_bytes(v)), vt->config.dim) : "";
+  Status st = DecodeVectorValue(v, out);
+  if (!st.ok()) {
+    return Status(st.code(), StrFormat("hnsw_knn: column vector of %s: %s%s", who.c_str(), st.message().c_str(),
+                                       hint.c_str()));
+  }
+  if (out->dims() != vt->config.dim) {
+    return Status::InvalidArgument(StrFormat("hnsw_knn: dimension mismatch: index '%s' has dim=%u, vector of %s has %zu%s",
+                                             vt->name.c_str(), vt->config.dim, who.c_str(), out->dims(), hint.c_str()));
+  }
+  return Status::Ok();
+}
+
+Status CheckStoredVector(const HnswVtab* vt, sqlite3_value* v, int64_t rowid, const char* column, VectorBuf* out) {
+  const size_t want = static_cast<size_t>(vt->config.dim) * sizeof(float);
+  if (sqlite3_value_type(v) != SQLITE_BLOB || static_cast<size_t>(sqlite3_value_bytes(v)) != want) {
+    return Status::Corruption(IndexPrefix(vt) + StrFormat("row %lld: column %s is %s, expected a blob of %zu bytes",
+                                                          static_cast<long long>(rowid), column,
+                                                          DescribeValue(v).c_str(), want));
+  }
+  Status st = DecodeBlob(sqlite3_value_blob(v), want, out);
+  if (!st.ok()) {
+    return Status::Corruption(IndexPrefix(vt) + StrFormat("row %lld: column %s: %s", static_cast<long long>(rowid), column,
+                                                          st.message().c_str()));
+  }
+  return Status::Ok();
+}
+
+Status ReadUserVector(HnswVtab* vt, int64_t rowid, VectorBuf* out) {
+  VG_RETURN_IF_ERROR(Prepare(vt, &vt->get_row_st,
+                             Q("SELECT original, vector FROM \"%w\".\"%w_nodes\" WHERE rowid = ?1", vt->schema, vt->name)));
+  sqlite3_stmt* st = vt->get_row_st.st;
+  sqlite3_bind_int64(st, 1, rowid);
+  int rc = sqlite3_step(st);
+  Status out_st;
+  if (rc == SQLITE_ROW) {
+    const bool has_original = sqlite3_column_type(st, 0) != SQLITE_NULL;
+    VectorBuf borrowed;
+    out_st = CheckStoredVector(vt, sqlite3_column_value(st, has_original ? 0 : 1), rowid,
+                               has_original ? "original" : "vector", &borrowed);
+    if (out_st.ok()) {
+      std::vector<float> copy(borrowed.view().begin(), borrowed.view().end());  // outlives the reset
+      std::memcpy(out->Own(copy.size()), copy.data(), copy.size() * sizeof(float));
+    }
+  } else if (rc == SQLITE_DONE) {
+    out_st = Status::Corruption(IndexPrefix(vt) + StrFormat("node row %lld is missing from %s_nodes",
+                                                            static_cast<long long>(rowid), vt->name.c_str()));
+  } else {
+    out_st = SqliteError(vt->db, rc, IndexPrefix(vt) + "reading a node row");
+  }
+  sqlite3_reset(st);
+  return out_st;
+}
+
+bool RecordDeleted(const void* rec, int n) {
+  return n >= 2 && (static_cast<const uint8_t*>(rec)[1] & hnsw::kNodeFlagDeleted);
+}
+
+}  // namespace vecgraph::sql

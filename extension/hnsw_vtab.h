@@ -1,0 +1,141 @@
+// extension/hnsw_vtab.h — what the files of the hnsw_knn module share.
+//
+//   hnsw_options.cpp   CREATE VIRTUAL TABLE arguments
+//   hnsw_storage.cpp   the shadow tables: create/drop/rename, header, node rows, the in-memory
+//                      index as a cache of them (load, reload, flush of buffered inserts)
+//   hnsw_vtab.cpp      the hnsw_knn module (planning, k-NN and scan cursors, writes,
+//                      transactions) and lookup of a table by name
+//   hnsw_batch.cpp     hnsw_knn_batch, the table-valued function running a table of queries
+//   hnsw_check.cpp     vecgraph_check(index)
+//
+// Storage (all in the table's own schema, so the index commits, rolls back and survives crashes
+// with the data): "<name>_info"(key PRIMARY KEY, value) WITHOUT ROWID holds 'format' (1) and
+// 'header' (the engine header, engine/hnsw/hnsw_format.h); "<name>_nodes"(rowid INTEGER PRIMARY
+// KEY, vector, record, original) holds one row per node: the stored vector (unit-length for
+// cosine), the node record (level, flags and neighbour rowids) and, for cosine, the vector as
+// inserted when it differs from the stored one (what SELECT vector shows).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/common/status.h"
+#include "engine/hnsw/hnsw.h"
+#include "engine/vector/codec.h"
+#include "extension/sqlite_api.h"
+
+namespace vecgraph::sql {
+
+inline constexpr const char* kHnswModule = "hnsw_knn";
+inline constexpr int kHnswStorageFormat = 1;  // the 'format' row of <name>_info
+// Buffered rows are built when this many are pending even without a read (bounds memory).
+inline constexpr size_t kMaxPendingRows = 65536;
+
+struct HnswVtab;
+
+// Per connection: the hnsw_knn tables connected on it, by lower-case "schema.name".
+struct Registry {
+  std::map<std::string, HnswVtab*> tables;
+};
+
+// A prepared statement owned by the vtab (SQLITE_PREPARE_PERSISTENT), finalized on disconnect.
+struct Stmt {
+  sqlite3_stmt* st = nullptr;
+  ~Stmt() { sqlite3_finalize(st); }
+  void Finalize() {
+    sqlite3_finalize(st);
+    st = nullptr;
+  }
+};
+
+struct HnswVtab {
+  sqlite3_vtab base; /* must be first */
+  sqlite3* db = nullptr;
+  Registry* registry = nullptr;
+  std::string schema, name;
+  // The CREATE arguments at xCreate; replaced by the persisted header's once loaded (the header
+  // is the truth; xConnect runs no SQL, see hnsw_vtab.cpp).
+  hnsw::HnswConfig config;
+  std::unique_ptr<hnsw::HnswIndex> index;  // cache of the shadow tables; null until loaded
+  int64_t data_version = -1;
+  // The largest rowid ever stored (tombstones included), for automatic rowids; none when the
+  // table has never had a row.
+  std::optional<int64_t> max_rowid;
+  bool config_known = false;  // config holds the persisted header's values
+  // Buffered INSERTs (vectors as given), built at the next flush point.
+  std::vector<int64_t> pending_rowids;
+  std::vector<float> pending_vecs;
+  std::unordered_set<int64_t> pending_set;
+  // Device residency key of the live vectors (hnsw_knn_batch on a device): a process-unique id
+  // and a version bumped by every change or reload.
+  uint64_t object_id = 0;
+  uint64_t version = 0;
+  Stmt data_version_st, read_header_st, write_header_st, read_format_st, read_all_st, max_rowid_st,
+      insert_node_st, update_record_st, delete_node_st, get_row_st;
+
+  std::string Key() const;
+  void FinalizeStatements();
+};
+
+inline HnswVtab* Vt(sqlite3_vtab* v) { return reinterpret_cast<HnswVtab*>(v); }
+
+// ---- hnsw_storage.cpp
+
+// "hnsw_knn: index 'ix': " — the prefix of messages about one index.
+std::string IndexPrefix(const HnswVtab* vt);
+// sqlite3_mprintf(fmt, a, b) as a std::string (for %w / %Q quoting).
+std::string Q(const char* fmt, const std::string& a, const std::string& b);
+// Prepares (once) or resets a persistent statement.
+Status Prepare(HnswVtab* vt, Stmt* s, const std::string& sql);
+
+// Creates <name>_info and <name>_nodes and writes the format row and header of an empty index.
+// A name already taken by another table is an error naming it.
+Status CreateStorage(HnswVtab* vt);
+Status DropStorage(HnswVtab* vt);
+// Renames the shadow tables to <new_name>_info / _nodes (an error when those names are taken).
+Status RenameStorage(HnswVtab* vt, const std::string& new_name);
+
+// Makes vt->index match the shadow tables (loads or reloads them when needed: first use, after
+// a rollback, or when PRAGMA data_version says another connection committed).
+Status EnsureLoaded(HnswVtab* vt);
+// Reads the persisted header into vt->config when the index is not loaded (a scan needs the
+// dimension, not the graph); checks the format row.
+Status EnsureConfig(HnswVtab* vt);
+// Drops the cache (and the buffered inserts); the next use reloads.
+void Invalidate(HnswVtab* vt);
+// Builds the buffered inserts into the index and writes the changed rows.
+Status Flush(HnswVtab* vt);
+// Writes what the engine says changed. `fresh` maps rowids whose vector is new to the vector as
+// the user gave it (the 'original' column, kept for cosine).
+Status WriteChanges(HnswVtab* vt, const std::unordered_map<int64_t, const float*>& fresh);
+
+// Decodes a vector given to an INSERT/UPDATE (a float32 BLOB or JSON text) and checks its
+// dimension against the index. `who` names the row in messages ("row 5").
+Status ReadInputVector(HnswVtab* vt, sqlite3_value* v, const std::string& who, VectorBuf* out);
+// Checks a vector value read back from <name>_nodes: a BLOB of dim × 4 bytes of finite floats
+// (Corruption naming the row and column otherwise); borrows the value's bytes.
+Status CheckStoredVector(const HnswVtab* vt, sqlite3_value* v, int64_t rowid, const char* column, VectorBuf* out);
+// The vector of rowid as the user inserted it (coalesce(original, vector)), checked and copied.
+Status ReadUserVector(HnswVtab* vt, int64_t rowid, VectorBuf* out);
+
+// True when a node record's flags mark a tombstone.
+bool RecordDeleted(const void* rec, int n);
+
+// ---- hnsw_vtab.cpp
+
+// Finds an hnsw_knn table by name ('schema.table' or a name searched like SQLite does), connecting
+// it first if needed. `fn` and `arg` name the caller's argument in messages.
+StatusOr<HnswVtab*> FindIndex(sqlite3* db, Registry* reg, const char* fn, const char* arg, const std::string& spec);
+
+// ---- hnsw_batch.cpp / hnsw_check.cpp
+
+extern sqlite3_module kHnswBatchModule;
+void HnswCheckFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv);
+
+}  // namespace vecgraph::sql
