@@ -46,6 +46,14 @@ WHERE i.vector MATCH '[0.1, 0, 1, 0.1]' AND i.k = 3;
 .print 'filtered k-NN (rowid IN a subquery): never short, exact when the filter is selective'
 SELECT rowid, round(distance, 4) AS distance FROM docs_idx
 WHERE vector MATCH '[0.1, 0, 1, 0.1]' AND k = 3 AND rowid IN (SELECT id FROM docs WHERE topic = 'coffee');
+.print 'batched k-NN: every query of a table in one statement (hnsw_knn_batch)'
+CREATE TABLE queries(id INTEGER PRIMARY KEY, label TEXT, embedding BLOB);
+INSERT INTO queries VALUES (1, 'coffee', vec_f32('[1, 0.1, 0, 0.1]')), (2, 'running', vec_f32('[0.1, 0, 1, 0.1]'));
+SELECT q.label AS query, b.rank, d.title, round(b.distance, 4) AS distance
+FROM hnsw_knn_batch('docs_idx', 'queries', 'embedding', 2) AS b
+JOIN queries AS q ON q.id = b.query_id
+JOIN docs AS d ON d.id = b.rowid
+ORDER BY b.query_id, b.rank;
 .print 'a rolled-back insert leaves no trace; vecgraph_check audits the stored graph'
 BEGIN;
 INSERT INTO docs_idx(rowid, vector) VALUES (99, '[0.1, 0, 1, 0.1]');
