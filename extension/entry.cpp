@@ -16,7 +16,18 @@ SQLITE_EXTENSION_INIT1
 
 namespace {
 
+// The oldest SQLite whose API the extension calls (sqlite3_vtab_in and the LIMIT/OFFSET
+// constraints of xBestIndex are 3.38.0). Through a loadable extension's API table a newer call on
+// an older library would read past the table's end, so the check comes before anything else.
+constexpr int kMinSqliteVersion = 3038000;
+
 int RegisterAll(sqlite3* db, char** pz_err) {
+  if (sqlite3_libversion_number() < kMinSqliteVersion) {
+    if (pz_err) {
+      *pz_err = sqlite3_mprintf("vecgraph: needs SQLite 3.38.0 or newer, this is SQLite %s", sqlite3_libversion());
+    }
+    return SQLITE_ERROR;
+  }
   try {
     int rc = vecgraph::sql::RegisterVectorFunctions(db);
     if (rc == SQLITE_OK) rc = vecgraph::sql::RegisterTopkAggregate(db);

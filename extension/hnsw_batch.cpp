@@ -18,14 +18,15 @@
 //
 // xBestIndex: the hidden columns idx, query_table, query_column, k, ef are the arguments; an '='
 // constraint on each is handed to xFilter (argvIndex in that order, omit set). A missing required
-// argument is an error naming it; one that is present but not usable yet gives SQLITE_CONSTRAINT
-// (SQLite tries another join order).
+// argument is an error naming it (raised by xFilter: SQLite also asks about plans it will not run);
+// one that is present but not usable yet gives SQLITE_CONSTRAINT (SQLite tries another join order).
 #include <algorithm>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "engine/executor/executor.h"
+#include "engine/vector/distance.h"
 #include "extension/hnsw_vtab.h"
 #include "extension/sql_util.h"
 
@@ -79,7 +80,9 @@ int BatchDisconnect(sqlite3_vtab* v) {
   return SQLITE_OK;
 }
 
-int BatchBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
+constexpr int kPlanError = -1;  // idxNum of a plan that fails in xFilter (idxStr: why)
+
+int BatchBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   int slot[kNumArgs] = {-1, -1, -1, -1, -1};
   bool seen[kNumArgs] = {false, false, false, false, false};
   for (int i = 0; i < info->nConstraint; ++i) {
@@ -91,9 +94,15 @@ int BatchBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
   }
   for (int a = 0; a < kRequiredArgs; ++a) {
     if (!seen[a]) {
-      VtabError(v, StrFormat("%s: argument %d (%s) is required: %s(index, query_table, query_column, k [, ef])", kFn,
-                             a + 1, kArgNames[a], kFn));
-      return SQLITE_ERROR;
+      // Not an error here: SQLite also plans pieces of a query it will not run (each branch of an
+      // OR); such a plan fails in xFilter, and costs more than any other.
+      info->idxNum = kPlanError;
+      info->idxStr = sqlite3_mprintf("%s: argument %d (%s) is required: %s(index, query_table, query_column, k [, ef])",
+                                     kFn, a + 1, kArgNames[a], kFn);
+      if (info->idxStr == nullptr) return SQLITE_NOMEM;
+      info->needToFreeIdxStr = 1;
+      info->estimatedCost = 1e300;
+      return SQLITE_OK;
     }
   }
   for (int a = 0; a < kNumArgs; ++a) {
@@ -210,10 +219,17 @@ Status FilterImpl(BatchVtab* bv, BatchCursor* c, int idx_num, int argc, sqlite3_
   std::mutex mu;  // guards search_status and the lazily built matrix
   std::vector<float> matrix;
   std::vector<int64_t> matrix_ids;
+  // Cosine queries go to a device as unit vectors (normalised here in double, as the index stores
+  // its rows): a device computes |q| in float32, which underflows for a tiny query.
+  std::vector<float> device_queries;
   bool matrix_ready = false;
   auto build_matrix = [&]() -> Status {
     std::lock_guard<std::mutex> lock(mu);
     if (matrix_ready) return Status::Ok();
+    if (vt->config.metric == Metric::kCosine) {
+      device_queries.resize(queries.size());
+      for (size_t i = 0; i < nq; ++i) UnitVector(queries.data() + i * dim, dim, device_queries.data() + i * dim);
+    }
     VG_RETURN_IF_ERROR(idx.ForEachNode([&](int64_t rowid, std::span<const float> v, std::span<const uint8_t> rec) {
       if (RecordDeleted(rec.data(), static_cast<int>(rec.size()))) return Status::Ok();
       matrix_ids.push_back(rowid);
@@ -242,7 +258,7 @@ Status FilterImpl(BatchVtab* bv, BatchCursor* c, int idx_num, int argc, sqlite3_
       if (!ms.ok()) return {exec::DeviceError::kLaunch, ms.message()};
       exec::KnnTask task;
       task.metric = vt->config.metric;
-      task.queries = queries.data() + b * dim;
+      task.queries = (device_queries.empty() ? queries.data() : device_queries.data()) + b * dim;
       task.n_queries = e - b;
       task.dims = dim;
       task.rows = matrix.data();
@@ -276,12 +292,16 @@ Status FilterImpl(BatchVtab* bv, BatchCursor* c, int idx_num, int argc, sqlite3_
   return Status::Ok();
 }
 
-int BatchFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sqlite3_value** argv) {
+int BatchFilter(sqlite3_vtab_cursor* cur, int idx_num, const char* idx_str, int argc, sqlite3_value** argv) {
   auto* c = reinterpret_cast<BatchCursor*>(cur);
   auto* bv = reinterpret_cast<BatchVtab*>(cur->pVtab);
   try {
     c->rows.clear();
     c->pos = 0;
+    if (idx_num == kPlanError) {
+      VtabError(cur->pVtab, idx_str ? idx_str : "hnsw_knn_batch: no plan");
+      return SQLITE_ERROR;
+    }
     Status st = FilterImpl(bv, c, idx_num, argc, argv);
     if (st.ok()) return SQLITE_OK;
     c->rows.clear();

@@ -68,8 +68,13 @@ void HnswCheckFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
                       std::string(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])),
                                   static_cast<size_t>(sqlite3_value_bytes(argv[0]))));
   if (!vt.ok()) return ResultError(ctx, vt.status());
+  // Read everything back from the shadow tables, not from the cache: the check is of what is
+  // stored (this connection may have changed the shadow tables directly).
   Status st = Flush(*vt);
-  if (st.ok()) st = EnsureLoaded(*vt);
+  if (st.ok()) {
+    Invalidate(*vt);
+    st = EnsureLoaded(*vt);
+  }
   if (!st.ok()) {
     // A corrupted or hostile file: describe it rather than fail.
     if (st.code() == StatusCode::kCorruption) return ResultText(ctx, st.message());

@@ -20,7 +20,9 @@
 // failed CREATE VIRTUAL TABLE statements inside a transaction it failed with SQLITE_SCHEMA on
 // every statement of the connection.)
 //
-// xBestIndex encoding: idxNum = 1 for a k-NN plan (MATCH on vector), 0 for a scan; idxStr lists
+// xBestIndex encoding: idxNum = 1 for a k-NN plan (MATCH on vector), 0 for a scan, 2 for a query
+// that is an error (idxStr: the message; xBestIndex never fails, so that a plan SQLite only
+// considers cannot fail the statement); otherwise idxStr lists
 // the argv order, one letter per constraint: 'M' MATCH query, 'K' k, 'E' ef, 'X' exact, and the
 // rowid constraints '=' EQ, 'I' IN (all values at once via sqlite3_vtab_in), '>' GT, 'G' GE,
 // '<' LT, 'L' LE, '!' NE, 's' IS, 'n' IS NOT. Both plans read the rowid constraints with one
@@ -28,7 +30,9 @@
 // them into the search (filter first, then the k nearest), so SQLite never filters its k rows
 // afterwards, which could leave fewer than k. A k-NN plan is refused (SQLITE_CONSTRAINT, SQLite
 // tries another order) while one of its constraints is not usable yet; a query whose k-NN needs a
-// rowid constraint the search cannot take (LIKE, GLOB, a function) is an error.
+// rowid constraint the search cannot take (LIKE, GLOB, a function) is an error. Conditions SQLite
+// does not hand to xBestIndex at all (an OR of rowid terms, an expression on rowid) are applied by
+// SQLite to the k rows found (docs/reference.md says so).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -51,6 +55,8 @@ namespace {
 
 enum Column { kColVector = 0, kColDistance, kColK, kColEf, kColExact, kColCommand };
 const char* const kColumnNames[] = {"vector", "distance", "k", "ef", "exact"};
+// xBestIndex's idxNum: a scan, a k-NN search, or a query that is an error (idxStr: the message).
+enum Plan { kPlanScan = 0, kPlanKnn = 1, kPlanError = 2 };
 
 struct HnswCursor {
   sqlite3_vtab_cursor base; /* must be first */
@@ -207,7 +213,20 @@ bool IsLimitOrOffset(unsigned char op) {
   return op == SQLITE_INDEX_CONSTRAINT_LIMIT || op == SQLITE_INDEX_CONSTRAINT_OFFSET;
 }
 
-int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
+// A plan that fails in xFilter with `message`, priced so that SQLite takes any other plan first.
+// xBestIndex never fails itself: SQLite also asks it about plans it will not use (each branch of
+// an OR, join orders), and an error there would fail the whole statement.
+int DeferredError(sqlite3_index_info* info, const std::string& message) {
+  info->idxNum = kPlanError;
+  info->idxStr = sqlite3_mprintf("%s", message.c_str());
+  if (info->idxStr == nullptr) return SQLITE_NOMEM;
+  info->needToFreeIdxStr = 1;
+  info->estimatedCost = 1e300;
+  info->estimatedRows = std::numeric_limits<int64_t>::max();
+  return SQLITE_OK;
+}
+
+int HnswBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   try {
     int match = -1;
     bool match_unusable = false;
@@ -223,16 +242,12 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
           match_unusable = true;
           continue;
         }
-        if (match >= 0) {
-          VtabError(v, "hnsw_knn: a query takes one MATCH constraint on vector (found two)");
-          return SQLITE_ERROR;
-        }
+        if (match >= 0) return DeferredError(info, "hnsw_knn: a query takes one MATCH constraint on vector (found two)");
         match = i;
       } else if (c.iColumn == kColK || c.iColumn == kColEf || c.iColumn == kColExact) {
         const char* name = kColumnNames[c.iColumn];
         if (c.op != SQLITE_INDEX_CONSTRAINT_EQ || sqlite3_vtab_in(info, i, -1)) {
-          VtabError(v, StrFormat("hnsw_knn: %s takes one value: write %s = N", name, name));
-          return SQLITE_ERROR;
+          return DeferredError(info, StrFormat("hnsw_knn: %s takes one value: write %s = N", name, name));
         }
         if (!c.usable) return SQLITE_CONSTRAINT;  // wait for a plan that binds it
         params[c.iColumn - kColK].push_back(i);
@@ -249,9 +264,8 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
     if (match < 0 && match_unusable) return SQLITE_CONSTRAINT;  // a plan with the query bound exists
     const bool has_params = !params[0].empty() || !params[1].empty() || !params[2].empty();
     if (match < 0 && has_params) {
-      VtabError(v, "hnsw_knn: k, ef and exact are parameters of a k-NN query: add a MATCH constraint "
-                   "(WHERE vector MATCH :query AND k = 10)");
-      return SQLITE_ERROR;
+      return DeferredError(info, "hnsw_knn: k, ef and exact are parameters of a k-NN query: add a MATCH constraint "
+                                 "(WHERE vector MATCH :query AND k = 10)");
     }
     std::string codes;
     int argv_index = 0;
@@ -269,10 +283,9 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
       // the k rows short.
       if (rowid_unusable) return SQLITE_CONSTRAINT;
       if (rowid_unsupported != nullptr) {
-        VtabError(v, "hnsw_knn: a k-NN query can filter rowid with =, IN, <, <=, >, >=, !=, IS and IS NOT only "
-                     "(another condition on rowid would be applied after the search and could leave fewer than k "
-                     "rows); filter in a subquery instead: rowid IN (SELECT ...)");
-        return SQLITE_ERROR;
+        return DeferredError(info, "hnsw_knn: a k-NN query can filter rowid with =, IN, <, <=, >, >=, !=, IS and IS NOT "
+                                   "only (another condition on rowid would be applied after the search and could leave "
+                                   "fewer than k rows); filter in a subquery instead: rowid IN (SELECT ...)");
       }
       use(match, 'M');
       const char param_codes[3] = {'K', 'E', 'X'};
@@ -280,8 +293,10 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
         for (int i : params[p]) use(i, param_codes[p]);
       }
       for (auto [i, code] : rowid_cons) use_rowid(i, code);
-      info->idxNum = 1;
-      info->estimatedCost = 10.0;
+      // Cheaper than any scan plan: SQLite also prices an OR of rowid terms as a union of scans,
+      // which cannot run the search (each branch sees rowid and k, never the MATCH).
+      info->idxNum = kPlanKnn;
+      info->estimatedCost = 1.0;
       info->estimatedRows = 10;
       if (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == kColDistance && !info->aOrderBy[0].desc) {
         info->orderByConsumed = 1;
@@ -293,8 +308,8 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
         have_eq = have_eq || code == '=' || code == 's';
         use_rowid(i, code);
       }
-      info->idxNum = 0;
-      info->estimatedCost = have_eq ? 1.0 : (rowid_cons.empty() ? 1e6 : 1e4);
+      info->idxNum = kPlanScan;
+      info->estimatedCost = have_eq ? 2.0 : (rowid_cons.empty() ? 1e6 : 1e4);
       info->estimatedRows = have_eq ? 1 : 100000;
       if (have_eq && rowid_cons.size() == 1) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
       if (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == -1 && !info->aOrderBy[0].desc) {
@@ -308,6 +323,24 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
   } catch (const std::bad_alloc&) {
     return SQLITE_NOMEM;
   }
+}
+
+// `vector MATCH q` evaluated by SQLite itself, row by row: only when the planner chose a plan that
+// does not run the search. An error then, never a silent answer.
+void MatchOutsideSearch(sqlite3_context* ctx, int, sqlite3_value**) {
+  ResultError(ctx, "hnsw_knn: vector MATCH can only run as a k-NN search of the table (WHERE vector MATCH :query "
+                   "AND k = 10, with other conditions on rowid or in a subquery); SQLite planned this query "
+                   "otherwise");
+}
+
+int HnswFindFunction(sqlite3_vtab*, int n_arg, const char* name, void (**fn)(sqlite3_context*, int, sqlite3_value**),
+                     void** arg) {
+  if (n_arg == 2 && sqlite3_stricmp(name, "match") == 0) {
+    *fn = MatchOutsideSearch;
+    *arg = nullptr;
+    return 1;
+  }
+  return 0;
 }
 
 // ---- cursors ----------------------------------------------------------------------------------
@@ -349,7 +382,7 @@ int ScanStep(HnswVtab* vt, HnswCursor* c) {
     }
     if (rc != SQLITE_ROW) return Fail(vt, SqliteError(vt->db, rc, IndexPrefix(vt) + "scanning node rows"));
     const int64_t rowid = sqlite3_column_int64(c->scan, 0);
-    if (RecordDeleted(sqlite3_column_blob(c->scan, 2), sqlite3_column_bytes(c->scan, 2))) continue;
+    if (RecordDeleted(sqlite3_column_blob(c->scan, 3), sqlite3_column_bytes(c->scan, 3))) continue;
     if (std::binary_search(c->excluded.begin(), c->excluded.end(), rowid)) continue;
     c->rowid = rowid;
     c->eof = false;
@@ -466,7 +499,7 @@ int ScanFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, 
   if (st.ok()) st = EnsureConfig(vt);
   if (!st.ok()) return Fail(vt, st);
   if (a.bounds.empty()) return SQLITE_OK;  // eof
-  std::string sql = Q("SELECT rowid, coalesce(original, vector), record FROM \"%w\".\"%w_nodes\"", vt->schema, vt->name);
+  std::string sql = Q("SELECT rowid, original, vector, record FROM \"%w\".\"%w_nodes\"", vt->schema, vt->name);
   c->by_points = a.bounds.points().has_value();
   if (c->by_points) {
     c->points = *a.bounds.points();
@@ -499,7 +532,8 @@ int HnswFilter(sqlite3_vtab_cursor* cur, int idx_num, const char* idx_str, int a
     c->excluded.clear();
     c->eof = true;
     std::string codes = idx_str ? idx_str : "";
-    c->knn = idx_num == 1;
+    if (idx_num == kPlanError) return Fail(vt, codes);
+    c->knn = idx_num == kPlanKnn;
     return c->knn ? KnnFilter(vt, c, codes, argc, argv) : ScanFilter(vt, c, codes, argc, argv);
   } catch (const std::bad_alloc&) {
     return SQLITE_NOMEM;
@@ -538,8 +572,11 @@ int HnswColumn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
         VectorBuf v;
         Status st;
         if (!c->knn) {
-          // Checked like every value read back: a corrupt row is an error, never garbage.
-          st = CheckStoredVector(vt, sqlite3_column_value(c->scan, 1), c->rowid, "vector", &v);
+          // The vector as inserted (original, else the stored one), checked like every value
+          // read back: a corrupt row is an error, never garbage.
+          const bool has_original = sqlite3_column_type(c->scan, 1) != SQLITE_NULL;
+          st = CheckStoredVector(vt, sqlite3_column_value(c->scan, has_original ? 1 : 2), c->rowid,
+                                 has_original ? "original" : "vector", &v);
         } else {
           st = ReadUserVector(vt, c->hits[c->pos].rowid, &v);
         }
@@ -757,7 +794,7 @@ sqlite3_module kHnswModuleDef = {
     /* xSync         */ HnswSync,
     /* xCommit       */ HnswCommit,
     /* xRollback     */ HnswRollback,
-    /* xFindFunction */ nullptr,
+    /* xFindFunction */ HnswFindFunction,
     /* xRename       */ HnswRename,
     /* xSavepoint    */ HnswSavepoint,
     /* xRelease      */ HnswRelease,

@@ -76,6 +76,7 @@ constexpr size_t kMaxCachedBytes = size_t{1} << 30;
 enum Column { kNode = 0, kActivation, kDepth, kQuery, kArgEdges, kArgSeeds, kArgOptions };
 constexpr int kNumArgs = 3;
 constexpr const char* kArgNames[kNumArgs] = {"edges", "seeds", "options"};
+constexpr int kPlanError = 1 << kNumArgs;  // idxNum of a plan that fails in xFilter (idxStr: why)
 
 // ---- the per-connection graph cache (module client data)
 
@@ -160,20 +161,6 @@ struct Failure {
 };
 
 std::string Quoted(const std::string& s) { return "'" + (s.size() > 80 ? s.substr(0, 80) + "..." : s) + "'"; }
-
-// A SQL value as messages show it: "integer 3", "real 1.5", "text 'abc'", "a blob", "NULL".
-std::string DescribeValue(sqlite3_stmt* st, int col) {
-  switch (sqlite3_column_type(st, col)) {
-    case SQLITE_INTEGER: return StrFormat("integer %lld", static_cast<long long>(sqlite3_column_int64(st, col)));
-    case SQLITE_FLOAT: return StrFormat("real %.17g", sqlite3_column_double(st, col));
-    case SQLITE_TEXT: {
-      const char* t = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
-      return "text " + Quoted(t ? t : "");
-    }
-    case SQLITE_BLOB: return "a blob";
-    default: return "NULL";
-  }
-}
 
 // Runs a one-value PRAGMA through the vtab's statement cache.
 sqlite3_stmt* Cached(SpreadVtab* vt, const std::string& sql, Failure* f);
@@ -329,7 +316,7 @@ bool LoadGraph(sqlite3* db, const CacheKey& key, const std::string& schema, cons
       const int c = sqlite3_value_type(v[0]) != SQLITE_INTEGER ? 0 : 1;
       f->message = StrFormat("argument 1 (edges): row %lld of %s: column %s holds %s, expected an integer node id",
                              static_cast<long long>(row), Quoted(key.edges).c_str(), Quoted(*col_names[c]).c_str(),
-                             DescribeValue(st, c).c_str());
+                             DescribeValue(v[c]).c_str());
       return false;
     }
     const int64_t s_id = sqlite3_value_int64(v[0]);
@@ -343,7 +330,7 @@ bool LoadGraph(sqlite3* db, const CacheKey& key, const std::string& schema, cons
         f->message = StrFormat("argument 1 (edges): row %lld of %s (edge %lld -> %lld): column %s holds %s, expected "
                                "a number (NULL counts 1.0)",
                                static_cast<long long>(row), Quoted(key.edges).c_str(), static_cast<long long>(s_id),
-                               static_cast<long long>(d_id), Quoted(key.weight).c_str(), DescribeValue(st, 2).c_str());
+                               static_cast<long long>(d_id), Quoted(key.weight).c_str(), DescribeValue(v[2]).c_str());
         return false;
     }
     src.push_back(s_id);
@@ -439,7 +426,7 @@ int SpreadDisconnect(sqlite3_vtab* base) {
   return SQLITE_OK;
 }
 
-int SpreadBestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
+int SpreadBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   int usable[kNumArgs] = {-1, -1, -1};  // constraint index per argument
   bool seen[kNumArgs] = {false, false, false};
   bool unusable[kNumArgs] = {false, false, false};
@@ -453,8 +440,14 @@ int SpreadBestIndex(sqlite3_vtab* base, sqlite3_index_info* info) {
   }
   for (int a = 0; a < 2; ++a) {
     if (!seen[a]) {
-      VtabError(base, StrFormat("%s: argument %d (%s) is required", kFn, a + 1, kArgNames[a]));
-      return SQLITE_ERROR;
+      // Not an error here: SQLite also plans pieces of a query it will not run (each branch of an
+      // OR of the output columns); such a plan fails in xFilter, and costs more than any other.
+      info->idxNum = kPlanError;
+      info->idxStr = sqlite3_mprintf("%s: argument %d (%s) is required", kFn, a + 1, kArgNames[a]);
+      if (info->idxStr == nullptr) return SQLITE_NOMEM;
+      info->needToFreeIdxStr = 1;
+      info->estimatedCost = 1e300;
+      return SQLITE_OK;
     }
   }
   for (int a = 0; a < kNumArgs; ++a) {
@@ -562,13 +555,17 @@ bool FilterImpl(SpreadVtab* vt, SpreadCursor* c, sqlite3_value* edges, sqlite3_v
   return true;
 }
 
-int SpreadFilter(sqlite3_vtab_cursor* cur, int idx_num, const char*, int argc, sqlite3_value** argv) {
+int SpreadFilter(sqlite3_vtab_cursor* cur, int idx_num, const char* idx_str, int argc, sqlite3_value** argv) {
   auto* c = reinterpret_cast<SpreadCursor*>(cur);
   auto* vt = reinterpret_cast<SpreadVtab*>(cur->pVtab);
   try {
     c->rows.clear();
     c->pos = 0;
     c->ClearArgs();
+    if (idx_num == kPlanError) {
+      VtabError(cur->pVtab, idx_str ? idx_str : "spread_activation: no plan");
+      return SQLITE_ERROR;
+    }
     sqlite3_value* args[kNumArgs] = {nullptr, nullptr, nullptr};
     int next = 0;
     for (int a = 0; a < kNumArgs; ++a) {

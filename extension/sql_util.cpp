@@ -10,7 +10,7 @@ int StatusToSqlite(const Status& s) {
   switch (s.code()) {
     case StatusCode::kOk: return SQLITE_OK;
     case StatusCode::kInvalidArgument: return SQLITE_ERROR;
-    case StatusCode::kCorruption: return SQLITE_CORRUPT;
+    case StatusCode::kCorruption: return SQLITE_CORRUPT_VTAB;  // SQLite's code for corrupt shadow tables
     case StatusCode::kResourceExhausted: return SQLITE_NOMEM;
     case StatusCode::kUnavailable: return SQLITE_ERROR;
     case StatusCode::kInternal: return SQLITE_INTERNAL;
@@ -44,7 +44,10 @@ std::string DescribeValue(sqlite3_value* v) {
       const char* t = reinterpret_cast<const char*>(sqlite3_value_text(v));
       return "text " + QuotedName(t ? std::string_view(t, static_cast<size_t>(sqlite3_value_bytes(v))) : "");
     }
-    case SQLITE_BLOB: return StrFormat("a blob of %d bytes", sqlite3_value_bytes(v));
+    case SQLITE_BLOB: {
+      const int n = sqlite3_value_bytes(v);
+      return StrFormat("a blob of %d byte%s", n, n == 1 ? "" : "s");
+    }
     default: return "NULL";
   }
 }
@@ -82,7 +85,8 @@ Status ReadIntegral(sqlite3_value* v, int64_t lo, int64_t hi, int64_t* out) {
     *out = x;
     return Status::Ok();
   }
-  std::string range = hi == INT64_MAX ? StrFormat("an integer >= %lld", static_cast<long long>(lo))
+  std::string range = lo == INT64_MIN && hi == INT64_MAX ? std::string("an integer")
+                      : hi == INT64_MAX ? StrFormat("an integer >= %lld", static_cast<long long>(lo))
                                       : StrFormat("an integer between %lld and %lld", static_cast<long long>(lo),
                                                   static_cast<long long>(hi));
   return Status::InvalidArgument(StrFormat("expected %s, found %s", range.c_str(), DescribeValue(v).c_str()));

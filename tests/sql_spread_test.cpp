@@ -359,7 +359,7 @@ TEST_F(SqlSpread, EdgeTableErrors) {
                    "integer node id");
   Exec("DELETE FROM bad; INSERT INTO bad VALUES (1, 2, X'00')");
   EXPECT_EQ(err(), "spread_activation: argument 1 (edges): row 1 of 'bad' (edge 1 -> 2): column 'weight' holds a "
-                   "blob, expected a number (NULL counts 1.0)");
+                   "blob of 1 byte, expected a number (NULL counts 1.0)");
   // A view over a broken table reports SQLite's own error.
   Exec("CREATE TABLE tmp(src, dst, weight); CREATE VIEW v AS SELECT * FROM tmp; DROP TABLE tmp");
   EXPECT_EQ(Error("SELECT * FROM spread_activation('v', 1)"),
