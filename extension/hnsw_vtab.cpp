@@ -231,9 +231,9 @@ int HnswBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
     int match = -1;
     bool match_unusable = false;
     std::vector<int> params[3];  // constraints on k, ef, exact
+    bool params_unusable = false;
     std::vector<std::pair<int, char>> rowid_cons;  // (constraint index, code)
-    bool rowid_unusable = false;
-    const char* rowid_unsupported = nullptr;
+    bool rowid_unusable = false, rowid_unsupported = false;
     for (int i = 0; i < info->nConstraint; ++i) {
       const auto& c = info->aConstraint[i];
       if (IsLimitOrOffset(c.op)) continue;
@@ -249,11 +249,11 @@ int HnswBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
         if (c.op != SQLITE_INDEX_CONSTRAINT_EQ || sqlite3_vtab_in(info, i, -1)) {
           return DeferredError(info, StrFormat("hnsw_knn: %s takes one value: write %s = N", name, name));
         }
-        if (!c.usable) return SQLITE_CONSTRAINT;  // wait for a plan that binds it
-        params[c.iColumn - kColK].push_back(i);
+        if (!c.usable) params_unusable = true;
+        else params[c.iColumn - kColK].push_back(i);
       } else if (c.iColumn == -1) {
         if (RowidCode(c.op) == 0) {
-          rowid_unsupported = "this operator";
+          rowid_unsupported = true;
         } else if (!c.usable) {
           rowid_unusable = true;
         } else {
@@ -262,7 +262,7 @@ int HnswBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
       }
     }
     if (match < 0 && match_unusable) return SQLITE_CONSTRAINT;  // a plan with the query bound exists
-    const bool has_params = !params[0].empty() || !params[1].empty() || !params[2].empty();
+    const bool has_params = params_unusable || !params[0].empty() || !params[1].empty() || !params[2].empty();
     if (match < 0 && has_params) {
       return DeferredError(info, "hnsw_knn: k, ef and exact are parameters of a k-NN query: add a MATCH constraint "
                                  "(WHERE vector MATCH :query AND k = 10)");
@@ -277,12 +277,13 @@ int HnswBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
     auto use_rowid = [&](int i, char code) {
       if (code == '=' && sqlite3_vtab_in(info, i, 1)) code = 'I';  // rowid IN (...): all values at once
       use(i, code);
+      return code;
     };
     if (match >= 0) {
       // Every rowid constraint goes into the search: one SQLite applied afterwards would cut
       // the k rows short.
-      if (rowid_unusable) return SQLITE_CONSTRAINT;
-      if (rowid_unsupported != nullptr) {
+      if (rowid_unusable || params_unusable) return SQLITE_CONSTRAINT;  // wait for a plan that binds them
+      if (rowid_unsupported) {
         return DeferredError(info, "hnsw_knn: a k-NN query can filter rowid with =, IN, <, <=, >, >=, !=, IS and IS NOT "
                                    "only (another condition on rowid would be applied after the search and could leave "
                                    "fewer than k rows); filter in a subquery instead: rowid IN (SELECT ...)");
@@ -303,15 +304,16 @@ int HnswBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
       }
     } else {
       // Like a table: rowid lookups and ranges (unusable ones are left to SQLite).
-      bool have_eq = false;
+      bool have_eq = false, have_in = false;
       for (auto [i, code] : rowid_cons) {
-        have_eq = have_eq || code == '=' || code == 's';
-        use_rowid(i, code);
+        const char used = use_rowid(i, code);
+        have_eq = have_eq || used == '=' || used == 's';
+        have_in = have_in || used == 'I';
       }
       info->idxNum = kPlanScan;
-      info->estimatedCost = have_eq ? 2.0 : (rowid_cons.empty() ? 1e6 : 1e4);
-      info->estimatedRows = have_eq ? 1 : 100000;
-      if (have_eq && rowid_cons.size() == 1) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+      info->estimatedCost = have_eq ? 2.0 : have_in ? 10.0 : (rowid_cons.empty() ? 1e6 : 1e4);
+      info->estimatedRows = have_eq ? 1 : have_in ? 10 : 100000;
+      if (have_eq) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;  // at most one row
       if (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == -1 && !info->aOrderBy[0].desc) {
         info->orderByConsumed = 1;
       }
@@ -679,6 +681,9 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
       // As for a rowid table: an integer, or a value numeric affinity makes one (5.0, '5').
       st = ReadIntegral(argv[1], std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), &rowid);
       if (!st.ok()) return Fail(vt, st.WithPrefix("hnsw_knn: rowid: ").message(), SQLITE_MISMATCH);
+    } else if (!insert) {
+      // UPDATE ... SET rowid = NULL: as for a rowid table.
+      return Fail(vt, "hnsw_knn: rowid: datatype mismatch (UPDATE sets it to NULL)", SQLITE_MISMATCH);
     } else {
       auto r = NewRowid(vt);
       if (!r.ok()) return Fail(vt, r.status());

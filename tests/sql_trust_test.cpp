@@ -283,6 +283,8 @@ TEST_F(Trust, AutomaticRowidsAfterTheLargestOneBehaveLikeATable) {
   EXPECT_EQ(Column("SELECT rowid FROM iy ORDER BY rowid"), "1,7,8");
   EXPECT_EQ(Code("INSERT INTO iy(rowid, vector) VALUES (7.5, '[1]')"), SQLITE_MISMATCH);
   EXPECT_EQ(Error("INSERT INTO iy(rowid, vector) VALUES ('x', '[1]')"), "datatype mismatch");  // SQLite's own check
+  EXPECT_EQ(Code("UPDATE iy SET rowid = NULL WHERE rowid = 7"), SQLITE_MISMATCH);
+  EXPECT_EQ(Column("SELECT rowid FROM iy ORDER BY rowid"), "1,7,8");
 }
 
 // ---- 6. spread_activation served a stale graph.
