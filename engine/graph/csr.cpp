@@ -4,6 +4,7 @@
 #include <oneapi/tbb/parallel_sort.h>
 
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <cfloat>
 #include <cmath>
@@ -36,14 +37,12 @@ std::string FormatEdge(int64_t s, int64_t d) {
   return StrFormat("edge (%lld, %lld)", static_cast<long long>(s), static_cast<long long>(d));
 }
 
-// Shortest text that round-trips, for messages ("-0.5", not "-0.50000000000000000").
+// Shortest text that round-trips, for messages ("-0.5", not "-0.50000000000000000"); to_chars is
+// independent of the host application's locale, which snprintf and strtod are not.
 std::string Num(double v) {
   char buf[64];
-  for (int prec = 1; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof(buf), "%.*g", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 Status CheckWeight(int64_t s, int64_t d, double w) {
