@@ -6,8 +6,8 @@
 // metric: 'cosine' (default) | 'dot' | 'l2'; distances mean what vec_distance means.
 // It runs after WHERE / JOIN (filter first, then rank), so it is never short: every qualifying
 // row is ranked. NULL vectors are skipped; no rows → '[]'; k larger than the row count → all rows.
-// query, k and metric are read from the first row; the query must be the same on every row of a
-// group (an error otherwise).
+// query, k and metric are read from the first row; each must be the same on every row of a group
+// (compared by value, an error otherwise).
 //
 // How it works: rows are processed in windows of kBatchBytes of vectors. At the start of each
 // window the hybrid executor plans where that batch runs (op 'similarity'):
@@ -42,6 +42,16 @@ constexpr const char* kFn = "vec_topk";
 constexpr size_t kBatchBytes = 512 * 1024;
 constexpr size_t kMinBatchRows = 64;
 
+// One argument's value as the first row of a group gave it.
+struct ArgSnapshot {
+  int type = SQLITE_NULL;
+  int64_t i = 0;
+  double d = 0;
+  std::string bytes;
+  static ArgSnapshot Of(sqlite3_value* v);
+  bool Same(sqlite3_value* v) const;
+};
+
 struct TopkState {
   bool started = false;
   bool failed = false;
@@ -50,9 +60,8 @@ struct TopkState {
   size_t dims = 0;
   std::vector<float> query;
   float query_norm = 0;
-  // The query argument as first seen, to check it stays the same.
-  int query_type = 0;
-  std::string query_bytes;
+  // query, k and metric as first seen: each must stay the same on every row of the group.
+  ArgSnapshot first_args[3];
 
   const kernels::KernelTable* kt = nullptr;
   size_t batch_rows = 0;
@@ -77,15 +86,34 @@ TopkState* GetState(sqlite3_context* ctx, bool create) {
   return *slot;
 }
 
-// The query argument of this row equals the first row's, byte for byte. Always compares the
-// bytes: SQLite reuses a value's buffer from row to row, so an equal pointer says nothing.
-bool SameQuery(TopkState* s, sqlite3_value* v) {
+ArgSnapshot ArgSnapshot::Of(sqlite3_value* v) {
+  ArgSnapshot a;
+  a.type = sqlite3_value_type(v);
+  if (a.type == SQLITE_INTEGER) a.i = sqlite3_value_int64(v);
+  if (a.type == SQLITE_FLOAT) a.d = sqlite3_value_double(v);
+  if (a.type == SQLITE_TEXT || a.type == SQLITE_BLOB) {
+    const void* p = a.type == SQLITE_BLOB ? sqlite3_value_blob(v) : static_cast<const void*>(sqlite3_value_text(v));
+    a.bytes.assign(static_cast<const char*>(p), p ? static_cast<size_t>(sqlite3_value_bytes(v)) : 0);
+  }
+  return a;
+}
+
+// Always compares the bytes: SQLite reuses a value's buffer from row to row, so an equal pointer
+// says nothing.
+bool ArgSnapshot::Same(sqlite3_value* v) const {
   int t = sqlite3_value_type(v);
-  if (t != s->query_type) return false;
-  const void* p = t == SQLITE_BLOB ? sqlite3_value_blob(v) : static_cast<const void*>(sqlite3_value_text(v));
-  size_t n = static_cast<size_t>(sqlite3_value_bytes(v));
-  if (n != s->query_bytes.size()) return false;
-  return n == 0 || std::memcmp(p, s->query_bytes.data(), n) == 0;
+  if (t != type) return false;
+  switch (t) {
+    case SQLITE_INTEGER: return sqlite3_value_int64(v) == i;
+    case SQLITE_FLOAT: return sqlite3_value_double(v) == d;
+    case SQLITE_TEXT:
+    case SQLITE_BLOB: {
+      const void* p = t == SQLITE_BLOB ? sqlite3_value_blob(v) : static_cast<const void*>(sqlite3_value_text(v));
+      size_t n = static_cast<size_t>(sqlite3_value_bytes(v));
+      return n == bytes.size() && (n == 0 || std::memcmp(p, bytes.data(), n) == 0);
+    }
+    default: return true;
+  }
 }
 
 constexpr size_t kSampleEvery = 16;
@@ -219,10 +247,7 @@ bool Start(sqlite3_context* ctx, TopkState* s, int argc, sqlite3_value** argv) {
   s->query.assign(q.view().begin(), q.view().end());
   s->dims = s->query.size();
   s->query_norm = static_cast<float>(Norm(s->query.data(), s->dims));  // as vec_distance computes |q|
-  s->query_type = sqlite3_value_type(argv[2]);
-  const void* p = s->query_type == SQLITE_BLOB ? sqlite3_value_blob(argv[2])
-                                               : static_cast<const void*>(sqlite3_value_text(argv[2]));
-  s->query_bytes.assign(static_cast<const char*>(p), static_cast<size_t>(sqlite3_value_bytes(argv[2])));
+  for (int a = 2; a < std::min(argc, 5); ++a) s->first_args[a - 2] = ArgSnapshot::Of(argv[a]);
   s->batch_rows = std::max(kMinBatchRows, kBatchBytes / (s->dims * sizeof(float)));
   s->kt = &kernels::Kernels();
   s->topk = kernels::TopK(s->k);
@@ -243,10 +268,16 @@ void TopkStep(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
       s->failed = true;
       return;
     }
-  } else if (!SameQuery(s, argv[2])) {
-    ResultError(ctx, "vec_topk: argument 3 (query): must be the same for every row of a group, found a different value");
-    s->failed = true;
-    return;
+  } else {
+    static const char* const names[3] = {"query", "k", "metric"};
+    for (int a = 2; a < std::min(argc, 5); ++a) {
+      if (s->first_args[a - 2].Same(argv[a])) continue;
+      ResultError(ctx, StrFormat("vec_topk: argument %d (%s): must be the same for every row of a group, found a "
+                                 "different value",
+                                 a + 1, names[a - 2]));
+      s->failed = true;
+      return;
+    }
   }
   sqlite3_value* v = argv[1];
   int t = sqlite3_value_type(v);

@@ -113,6 +113,11 @@ TEST_F(Trust, VecTopkComparesQueryValuesNotPointers) {
   EXPECT_EQ(Error("SELECT vec_topk(id, v, q, 3) FROM t"), msg);
   EXPECT_EQ(Error("SELECT vec_topk(id, v, vec_json(q), 3) FROM t"), msg);
   EXPECT_EQ(Error("SELECT vec_topk(id, v, CASE WHEN id = 20 THEN '[1,0,1]' ELSE '[1,0,0]' END, 3) FROM t"), msg);
+  // k and metric too (they were read from the first row only).
+  EXPECT_EQ(Error("SELECT vec_topk(id, v, '[1,0,0]', id, 'l2') FROM t"),
+            "vec_topk: argument 4 (k): must be the same for every row of a group, found a different value");
+  EXPECT_EQ(Error("SELECT vec_topk(id, v, '[1,0,0]', 3, CASE WHEN id < 5 THEN 'l2' ELSE 'dot' END) FROM t"),
+            "vec_topk: argument 5 (metric): must be the same for every row of a group, found a different value");
   // The same value on every row, from a column, a literal or a bound parameter, is fine.
   Exec("UPDATE t SET q = vec_f32('[1, 0, 0]')");
   EXPECT_EQ(Value("SELECT vec_topk(id, v, q, 2, 'l2') FROM t"), Value("SELECT vec_topk(id, v, '[1,0,0]', 2, 'l2') FROM t"));
