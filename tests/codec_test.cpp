@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <random>
 
@@ -84,6 +85,46 @@ TEST(Codec, JsonErrors) {
   EXPECT_EQ(DecodeJson("[1,]", &b).message(), "element 1 is not a JSON number: found ']'");
 }
 
+TEST(Codec, JsonNumbersOutsideFloat32AreErrorsNotZero) {
+  VectorBuf b;
+  // A failed conversion is overflow or underflow by the number's magnitude, never "0".
+  for (const char* big : {"[1e400]", "[-1e999]", "[3.4028236e38]", "[1e39]", "[0.0000000000000000000001e61]",
+                          "[1e+99999999999999999999999]", "[123456789012345678901234567890123456789012345]"}) {
+    Status st = DecodeJson(big, &b);
+    EXPECT_NE(st.message().find("does not fit float32"), std::string::npos) << big << ": " << st.message();
+  }
+  for (const char* tiny : {"[1e-46]", "[-7e-46]", "[1e-99999999999999999999999]", "[0.0000000000000000000001e-30]"}) {
+    ASSERT_TRUE(DecodeJson(tiny, &b).ok()) << tiny;
+    EXPECT_EQ(b.view()[0], 0.0f) << tiny;
+    EXPECT_EQ(std::signbit(b.view()[0]), tiny[1] == '-') << tiny;
+  }
+  ASSERT_TRUE(DecodeJson("[3.4028235e38, 1e-45, 0e999999]", &b).ok());
+  EXPECT_EQ(b.view()[0], std::numeric_limits<float>::max());
+  EXPECT_EQ(b.view()[1], std::numeric_limits<float>::denorm_min());
+  EXPECT_EQ(b.view()[2], 0.0f);
+  EXPECT_EQ(DecodeJson("[-nan]", &b).message(), "element 0 is NaN: expected a finite number");
+  EXPECT_EQ(DecodeJson("[inf]", &b).message(), "element 0 is infinite: expected a finite number");
+  for (const char* bad : {"[01]", "[1.]", "[.5]", "[+1]", "[1e]", "[0x1]", "[1.e5]", "[-]", "[1f]"}) {
+    EXPECT_NE(DecodeJson(bad, &b).message().find("not a JSON number"), std::string::npos) << bad;
+  }
+}
+
+TEST(Json, NumbersShareTheVectorGrammar) {
+  // The option/seed reader takes the same numbers: strict grammar, locale-free, overflow → ±inf
+  // (which every caller rejects as non-finite).
+  auto v = json::Parse("[1e400, -1e400, 1e-400, 0.5, 12345678901234567890]");
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(std::isinf(v->array[0].number) && v->array[0].number > 0);
+  EXPECT_TRUE(std::isinf(v->array[1].number) && v->array[1].number < 0);
+  EXPECT_EQ(v->array[2].number, 0.0);
+  EXPECT_EQ(v->array[3].number, 0.5);
+  EXPECT_FALSE(v->array[4].is_int);  // beyond int64
+  for (const char* bad : {"01", "1.", ".5", "+1", "1e", "NaN", "-"}) EXPECT_FALSE(json::Parse(bad).ok()) << bad;
+  EXPECT_EQ(json::ScanNumber("-0.5e+3,", 0).length, 7u);
+  EXPECT_FALSE(json::ScanNumber("-0.5e+3", 0).integral);
+  EXPECT_TRUE(json::ScanNumber("-12", 0).integral);
+}
+
 TEST(Codec, Metric) {
   EXPECT_EQ(*ParseMetric("COSINE"), Metric::kCosine);
   EXPECT_EQ(*ParseMetric("l2"), Metric::kL2);
@@ -127,6 +168,52 @@ TEST(Distance, OverflowNeverNaN) {
   }
   EXPECT_NEAR(PairDistance(Metric::kCosine, a.data(), b.data(), 64), 2.0, 1e-9);
   EXPECT_NEAR(PairSimilarity(Metric::kCosine, a.data(), a.data(), 64), 1.0, 1e-9);
+}
+
+TEST(Distance, OneFloat32RuleForTinyHugeAndOverflowingInput) {
+  // Every path (pairwise, batch, streamed row) gives the same float32 value, recomputed in
+  // double where float32 loses it, ±inf when the distance is beyond float32.
+  const float big = 3e38f;
+  const std::vector<std::vector<float>> rows = {
+      {1e-30f, 0}, {0, 1}, {0, 0}, {-1e-38f, 1e-38f}, {2e19f, 2e19f}, {1e20f, 1}, {1e-45f, -1e-45f}, {big, big},
+      {-big, -big}, {1, 1}};
+  const std::vector<std::vector<float>> queries = {{1e-30f, 0}, {1, 0}, {big, -big}, {1e-45f, 0}, {0, 0}, {1, 1}};
+  const kernels::KernelTable& kt = kernels::Kernels();
+  for (Metric m : {Metric::kCosine, Metric::kDot, Metric::kL2}) {
+    for (const auto& q : queries) {
+      std::vector<float> flat;
+      for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
+      std::vector<float> out(rows.size()), scratch(rows.size());
+      const float qn = static_cast<float>(Norm(q.data(), 2));
+      BatchDistances(kt, m, q.data(), qn, flat.data(), rows.size(), 2, out.data(), scratch.data());
+      for (size_t r = 0; r < rows.size(); ++r) {
+        SCOPED_TRACE(::testing::Message() << MetricName(m) << " q=(" << q[0] << "," << q[1] << ") row " << r);
+        const float pair = PairDistance(m, q.data(), rows[r].data(), 2);
+        const float row = RowDistance(kt, m, q.data(), qn, rows[r].data(), 2);
+        EXPECT_FALSE(std::isnan(pair));
+        EXPECT_EQ(row, out[r]);                                  // streamed = batch, bit for bit
+        if (std::isinf(pair) || std::isinf(out[r])) EXPECT_EQ(pair, out[r]);
+        else EXPECT_NEAR(pair, out[r], 1e-6 * (1 + std::fabs(pair)));  // pairwise kernels may round apart
+        EXPECT_FALSE(std::signbit(out[r]) && out[r] == 0.0f);     // never -0
+      }
+    }
+  }
+  // Tiny vectors have a direction; the zero vector keeps the zero rule.
+  const float tiny[2] = {1e-30f, 0}, up[2] = {0, 1}, zero[2] = {0, 0}, huge[2] = {1e20f, 1}, x[2] = {1, 0};
+  EXPECT_EQ(PairDistance(Metric::kCosine, tiny, tiny, 2), 0.0f);
+  EXPECT_EQ(PairDistance(Metric::kCosine, tiny, up, 2), 1.0f);
+  EXPECT_EQ(PairDistance(Metric::kCosine, zero, tiny, 2), 1.0f);
+  EXPECT_EQ(PairDistance(Metric::kCosine, huge, x, 2), 0.0f);
+  EXPECT_GT(Norm(tiny, 2), 0.0);
+  float unit[2];
+  UnitVector(tiny, 2, unit);
+  EXPECT_EQ(unit[0], 1.0f);
+  EXPECT_EQ(unit[1], 0.0f);
+  // An overflowing dot product is −inf, as a float32 distance.
+  const float ones[2] = {1, 1}, bigs[2] = {big, big};
+  EXPECT_EQ(PairDistance(Metric::kDot, ones, bigs, 2), -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(kernels::DotDistance(0.0f), 0.0f);
+  EXPECT_FALSE(std::signbit(kernels::DotDistance(0.0f)));
 }
 
 TEST(TopK, MatchesSortReference) {

@@ -45,7 +45,7 @@ double CosineSimD(const float* a, const float* b, size_t n) {
 double SlowDistance(Metric metric, const float* a, const float* b, size_t dims) {
   switch (metric) {
     case Metric::kCosine: return 1.0 - CosineSimD(a, b, dims);
-    case Metric::kDot: return -DotD(a, b, dims);
+    case Metric::kDot: return 0.0 - DotD(a, b, dims);  // never -0, as DotDistance
     case Metric::kL2: return std::sqrt(L2sqD(a, b, dims));
   }
   return 0;
