@@ -7,8 +7,20 @@
 //   vecgraph_stats_reset()          → clears the counters           (SQLITE_DIRECTONLY)
 //   vecgraph_explain(op, items [, dims]) → JSON: which backend a batch would take now, and why
 //
+// Values of vecgraph_config reach the engine as text (Executor::SetConfig parses and range-checks
+// them): TEXT as is (every byte, so "4\0x" is not "4"), INTEGER in decimal, REAL as SQLite's own
+// text when that reads back as the same double ("2.7", "4.0", "1.0e+15"), else as the shortest
+// text that does (SQLite prints 15 digits: 2^53 − 1 would lose its last ones), "Inf"/"-Inf" for
+// infinities. NULL and BLOB are errors. vecgraph_explain's items and dims are integral numbers,
+// read as every integer argument is (ReadIntegral: INTEGER, REAL without a fraction, since
+// JavaScript drivers bind every number as REAL, or numeric TEXT).
+//
 // vecgraph_stats is an eponymous-only virtual table (like pragma_* tables): xBestIndex accepts
 // no constraint (every plan is a full scan of a snapshot taken in xFilter).
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +37,18 @@ void ResultConfig(sqlite3_context* ctx, const exec::ConfigValue& v) {
     case exec::ConfigValue::Type::kReal: sqlite3_result_double(ctx, v.d); break;
     case exec::ConfigValue::Type::kText: ResultText(ctx, v.s); break;
   }
+}
+
+// The text a REAL value is parsed from (see the file header).
+std::string RealText(sqlite3_value* v) {
+  const double d = sqlite3_value_double(v);
+  if (std::isinf(d)) return d > 0 ? "Inf" : "-Inf";
+  const char* text = reinterpret_cast<const char*>(sqlite3_value_text(v));
+  std::string sqlite_text = text ? text : "";
+  if (!sqlite_text.empty() && std::strtod(sqlite_text.c_str(), nullptr) == d) return sqlite_text;
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), d);
+  return std::string(buf, r.ptr);
 }
 
 void ConfigFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
@@ -46,8 +70,14 @@ void ConfigFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
                                key.c_str(), TypeName(argv[1])));
     return;
   }
-  const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
-  auto v = ex.SetConfig(key, text ? text : "");
+  std::string value;
+  if (t == SQLITE_FLOAT) {
+    value = RealText(argv[1]);
+  } else {
+    const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+    if (text != nullptr) value.assign(text, static_cast<size_t>(sqlite3_value_bytes(argv[1])));
+  }
+  auto v = ex.SetConfig(key, value);
   if (!v.ok()) return ResultError(ctx, v.status().WithPrefix("vecgraph_config: "));
   ResultConfig(ctx, *v);
   VG_SQL_CATCH(ctx)
@@ -77,24 +107,24 @@ void ExplainFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
                                op_name.substr(0, 64).c_str()));
     return;
   }
-  auto number_arg = [&](int i, const char* name, double* out) {
-    int t = sqlite3_value_type(argv[i]);
-    double d = sqlite3_value_double(argv[i]);
-    if ((t != SQLITE_INTEGER && t != SQLITE_FLOAT) || !(d >= 0) || d > 1e15) {
-      ResultError(ctx, StrFormat("vecgraph_explain: argument %d (%s): expected a number >= 0, found %s", i + 1, name,
-                                 t == SQLITE_INTEGER || t == SQLITE_FLOAT ? std::to_string(d).c_str() : TypeName(argv[i])));
+  // Integral numbers (ReadIntegral: INTEGER, a REAL without a fraction, numeric TEXT).
+  auto count_arg = [&](int i, const char* name, int64_t lo, int64_t hi, double* out) {
+    int64_t x = 0;
+    Status st = ReadIntegral(argv[i], lo, hi, &x);
+    if (!st.ok()) {
+      ResultError(ctx, StrFormat("vecgraph_explain: argument %d (%s): %s", i + 1, name, st.message().c_str()));
       return false;
     }
-    *out = d;
+    *out = static_cast<double>(x);
     return true;
   };
-  double items = 0, dims = 0;
-  if (!number_arg(1, "items", &items)) return;
+  double items = 0;
+  std::optional<double> dims;
+  if (!count_arg(1, "items", 0, 1000000000000000, &items)) return;
   if (argc > 2) {
-    if (!number_arg(2, "dims", &dims)) return;
-  } else if (op == exec::Op::kSimilarity) {
-    ResultError(ctx, "vecgraph_explain: argument 3 (dims): required for op 'similarity' (work = items x dims x 4 bytes)");
-    return;
+    double d = 0;
+    if (!count_arg(2, "dims", 1, static_cast<int64_t>(kMaxDims), &d)) return;
+    dims = d;
   }
   ResultText(ctx, exec::Executor::Global().Explain(op, items, dims));
   VG_SQL_CATCH(ctx)

@@ -36,8 +36,10 @@ std::string DescribeValue(sqlite3_value* v) {
   switch (sqlite3_value_type(v)) {
     case SQLITE_INTEGER: return StrFormat("integer %lld", static_cast<long long>(sqlite3_value_int64(v)));
     case SQLITE_FLOAT: {
+      const double d = sqlite3_value_double(v);
+      if (std::isinf(d)) return d > 0 ? "real Inf" : "real -Inf";  // as SQLite prints them
       std::string s = "real ";
-      AppendJsonNumber(&s, sqlite3_value_double(v));
+      AppendJsonNumber(&s, d);
       return s;
     }
     case SQLITE_TEXT: {
@@ -53,7 +55,10 @@ std::string DescribeValue(sqlite3_value* v) {
 }
 
 std::string QuotedName(std::string_view s) {
-  return "'" + std::string(s.substr(0, 80)) + (s.size() > 80 ? "...'" : "'");
+  std::string out = "'";
+  out.append(s.substr(0, 80));
+  out.append(s.size() > 80 ? "...'" : "'");
+  return out;
 }
 
 NumericValue::NumericValue(sqlite3_value* v) : v_(v), type_(sqlite3_value_type(v)) {

@@ -5,6 +5,8 @@
 // explicit timestamps, and Decide() is a pure function of (PolicyInput, PolicyConfig). Each
 // dispatch rule of policy.h has a test, plus tests that pin their order (an earlier rule wins
 // when two apply) and a sweep over many input combinations checking invariants and reasons.
+// A model's first sample is its warm-up (cold-start) sample, replaced by the next one: tests that
+// want a fitted line feed a throw-away warm-up sample first (Warmup()).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -53,6 +55,12 @@ TEST(ExecutorTypes, Names) {
 // ---------------------------------------------------------------------------------------------
 // CostModel
 
+// A cold first measurement, 1000× off anything the tests fit: the next Add() replaces it.
+void Warmup(CostModel& m) {
+  m.Add(1, 1e6);
+  ASSERT_FALSE(m.Warm());
+}
+
 TEST(CostModel, NoSamplesPredictsNaN) {
   CostModel m;
   EXPECT_FALSE(m.HasData());
@@ -62,6 +70,7 @@ TEST(CostModel, NoSamplesPredictsNaN) {
 
 TEST(CostModel, RecoversExactLine) {
   CostModel m(64);
+  Warmup(m);
   for (int i = 0; i < 20; ++i) {
     double n = 1000.0 + 250.0 * i;
     m.Add(n, 40.0 + 0.5 * n);
@@ -75,6 +84,7 @@ TEST(CostModel, RecoversExactLine) {
 // Large n with a small spread: the uncentered normal equations lose every digit here.
 TEST(CostModel, RecoversLineAtLargeNWithSmallSpread) {
   CostModel m(64);
+  Warmup(m);
   for (int i = 0; i < 64; ++i) {
     double n = 3e9 + 1000.0 * i;
     m.Add(n, 25.0 + 2e-4 * n);
@@ -87,6 +97,7 @@ TEST(CostModel, RecoversLineAtLargeNWithSmallSpread) {
 TEST(CostModel, RingBufferForgetsOldSamples) {
   const size_t cap = 16;
   CostModel m(cap);
+  Warmup(m);
   for (size_t i = 0; i < cap; ++i) {
     double n = 100.0 * (i + 1);
     m.Add(n, 10.0 + 1.0 * n);  // old line: 10 + n
@@ -106,20 +117,85 @@ TEST(CostModel, RingBufferForgetsOldSamples) {
   EXPECT_NEAR(m.b(), 0.75, 1e-12);
 }
 
-TEST(CostModel, LargeDriftForgetsTheOldRegimeAtOnce) {
+// The review's case: the first CPU batch paid the cold start (100× the steady cost). It must not
+// outlive the next measurement.
+TEST(CostModel, WarmupSampleIsReplacedByTheNext) {
   CostModel m(64);
-  for (int i = 1; i <= 20; ++i) m.Add(1000.0 * i, 10.0 + 0.1 * 1000.0 * i);
-  EXPECT_NEAR(m.Predict(10000), 1010.0, 1e-6);
-  // The backend became 10x slower: one measurement is enough to drop the old fit.
-  m.Add(10000, 10100);
-  EXPECT_EQ(m.drift_resets(), 1u);
+  m.Add(1000, 100000);
+  EXPECT_TRUE(m.HasData());
+  EXPECT_FALSE(m.Warm());
+  EXPECT_DOUBLE_EQ(m.Predict(1000), 100000);  // the only data until the next sample
+  m.Add(1000, 1000);
+  EXPECT_TRUE(m.Warm());
   EXPECT_EQ(m.samples(), 1u);
+  EXPECT_DOUBLE_EQ(m.Predict(1000), 1000);
+  for (int i = 0; i < 10; ++i) m.Add(1000, 1000);
+  EXPECT_DOUBLE_EQ(m.Predict(1000), 1000);
+  EXPECT_EQ(m.drift_resets(), 0u);
+  // Reset() forgets the warm-up too (a new arena, a new device: a cold start again).
+  m.Reset();
+  EXPECT_FALSE(m.Warm());
+  m.Add(1000, 5000);
+  EXPECT_FALSE(m.Warm());
+  m.Add(1000, 1000);
+  EXPECT_TRUE(m.Warm());
+  EXPECT_DOUBLE_EQ(m.Predict(1000), 1000);
+}
+
+// Before: one sample more than 2× off cleared the window, so a single page-fault storm or
+// preemption wiped a converged model. Now it is held aside and dropped when the next is normal.
+TEST(CostModel, OneOutlierAfterConvergenceDoesNotMoveTheModel) {
+  CostModel m(64);
+  Warmup(m);
+  for (int i = 1; i <= 20; ++i) m.Add(1000.0 * i, 10.0 + 0.1 * 1000.0 * i);
+  ASSERT_NEAR(m.Predict(10000), 1010.0, 1e-6);
+  for (double outlier : {101000.0, 10100.0, 1.0}) {  // 100× and 10× slower, 1000× faster
+    m.Add(10000, outlier);
+    EXPECT_TRUE(m.holding_outlier()) << outlier;
+    EXPECT_NEAR(m.Predict(10000), 1010.0, 1e-6) << outlier;  // not fitted
+    m.Add(5000, 510);                                        // back to normal
+    EXPECT_FALSE(m.holding_outlier()) << outlier;
+    EXPECT_NEAR(m.Predict(10000), 1010.0, 1e-6) << outlier;
+  }
+  EXPECT_EQ(m.drift_resets(), 0u);
+  EXPECT_EQ(m.outliers(), 3u);
+  EXPECT_EQ(m.samples(), 23u);
+  // Far off on opposite sides in a row is not a regime either.
+  m.Add(10000, 101000);
+  m.Add(10000, 1);
+  m.Add(10000, 1010);
+  EXPECT_EQ(m.drift_resets(), 0u);
+  EXPECT_EQ(m.outliers(), 5u);
+  EXPECT_NEAR(m.Predict(10000), 1010.0, 1e-6);
+}
+
+TEST(CostModel, TwoFarOffSamplesInARowFollowTheChange) {
+  CostModel m(64);
+  Warmup(m);
+  for (int i = 1; i <= 20; ++i) m.Add(1000.0 * i, 10.0 + 0.1 * 1000.0 * i);
+  // The backend became 10× slower: the second measurement drops the old fit.
+  m.Add(10000, 10100);
+  EXPECT_EQ(m.drift_resets(), 0u);
+  m.Add(20000, 20100);
+  EXPECT_EQ(m.drift_resets(), 1u);
+  EXPECT_EQ(m.samples(), 2u);
+  EXPECT_FALSE(m.holding_outlier());
   EXPECT_NEAR(m.Predict(10000), 10100, 1e-6);
+  EXPECT_NEAR(m.Predict(20000), 20100, 1e-6);
+  // And 10× faster again: followed the same way.
+  for (int i = 1; i <= 4; ++i) m.Add(10000, 10100);
+  m.Add(10000, 1010);
+  m.Add(10000, 1010);
+  EXPECT_EQ(m.drift_resets(), 2u);
+  EXPECT_NEAR(m.Predict(10000), 1010, 1e-6);
   // Small measurements below the slack never count as drift.
   CostModel s(64);
+  Warmup(s);
   for (int i = 0; i < 10; ++i) s.Add(100, 5);
   s.Add(100, 40);
+  s.Add(100, 40);
   EXPECT_EQ(s.drift_resets(), 0u);
+  EXPECT_EQ(s.outliers(), 0u);
 }
 
 TEST(CostModel, OneSampleIsProportional) {
@@ -133,6 +209,7 @@ TEST(CostModel, OneSampleIsProportional) {
 
 TEST(CostModel, AllSamplesAtSameNUseMeanRatio) {
   CostModel m;
+  Warmup(m);
   m.Add(100, 10);
   m.Add(100, 30);
   m.Add(100, 50);
@@ -142,6 +219,7 @@ TEST(CostModel, AllSamplesAtSameNUseMeanRatio) {
 
 TEST(CostModel, AllSamplesAtZeroNAreAFixedCost) {
   CostModel m;
+  Warmup(m);
   m.Add(0, 12);
   m.Add(0, 8);
   EXPECT_DOUBLE_EQ(m.a(), 10.0);
@@ -152,6 +230,7 @@ TEST(CostModel, AllSamplesAtZeroNAreAFixedCost) {
 
 TEST(CostModel, NegativeSlopeBecomesFlat) {
   CostModel m;
+  Warmup(m);
   m.Add(100, 500);
   m.Add(200, 300);
   EXPECT_DOUBLE_EQ(m.b(), 0.0);
@@ -161,6 +240,7 @@ TEST(CostModel, NegativeSlopeBecomesFlat) {
 
 TEST(CostModel, NegativeInterceptRefitsThroughOrigin) {
   CostModel m;
+  Warmup(m);
   m.Add(100, 50);   // the exact line through these is t = -150 + 2n
   m.Add(200, 250);
   EXPECT_DOUBLE_EQ(m.a(), 0.0);
@@ -402,8 +482,16 @@ TEST(DeviceHealth, Unavailable) {
 // ---------------------------------------------------------------------------------------------
 // Decide
 
-// A model through the origin with slope b (one sample: a = 0, b = t / n).
+// A warm model through the origin with slope b (one sample after the warm-up: a = 0, b = t / n).
 CostModel Linear(double b) {
+  CostModel m;
+  m.Add(1e6, 1e12);  // warm-up (cold start), replaced by the next sample
+  m.Add(1e6, b * 1e6);
+  return m;
+}
+
+// Only a warm-up sample: slope b, but not Warm().
+CostModel Cold(double b) {
   CostModel m;
   m.Add(1e6, b * 1e6);
   return m;
@@ -604,6 +692,8 @@ TEST_F(PolicyFixture, Rule6DeviceDataButNoCpuDataTriesTheCpu) {
 
 TEST_F(PolicyFixture, Rule9DeviceWinsWithReason) {
   CostModel c, g;
+  Warmup(c);
+  Warmup(g);
   c.Add(100000, 812.0);
   g.Add(100000, 95.3);
   PolicyInput in = Input();
@@ -740,6 +830,7 @@ TEST_F(PolicyFixture, Rule8FixedCostsCanRuleOutASplit) {
   // Both sides pay a 4 s fixed cost, so halving the work does not halve the time.
   CostModel c, g;
   for (CostModel* m : {&c, &g}) {
+    Warmup(*m);
     m->Add(1e6, 4e6 + 1e6);
     m->Add(2e6, 4e6 + 2e6);  // t = 4e6 + n
   }
@@ -764,6 +855,58 @@ TEST_F(PolicyFixture, Rule7ExploresTheDeviceAloneInsteadOfASplit) {
   EXPECT_TRUE(d.exploring);
   EXPECT_EQ(d.target, Target::kDevice);
   EXPECT_TRUE(Contains(d.reasons.back(), "exploring: re-sampling the device"));
+}
+
+// Warm-up (rule 6): the review's failure. The first CPU batch was 100× its steady cost, so a
+// device slower than the steady CPU looked faster and kept every batch. The cold side is measured
+// once more before the model decides.
+TEST_F(PolicyFixture, WarmupRemeasuresTheColdBackendTheModelWouldNotPick) {
+  CostModel cold_cpu = Cold(100.0);  // first CPU batch: 100 µs per unit (steady: 1)
+  CostModel slow_dev = Linear(2.0);  // the device is 2× slower than the steady CPU
+  PolicyInput in = Input();
+  in.cpu = &cold_cpu;
+  in.device = &slow_dev;
+  Decision d = Decide(in, cfg);
+  EXPECT_EQ(d.target, Target::kCpu);
+  EXPECT_TRUE(d.exploring);
+  EXPECT_TRUE(d.eligible);
+  ASSERT_EQ(d.reasons.size(), 2u);
+  EXPECT_EQ(d.reasons[1],
+            "warm-up: the cpu has only its first (cold-start) measurement for op 'similarity': measuring it once more");
+  // Once the CPU is measured again, the steady CPU wins.
+  cold_cpu.Add(1e6, 1e6);
+  d = Decide(in, cfg);
+  EXPECT_EQ(d.target, Target::kCpu);
+  EXPECT_FALSE(d.exploring);
+  // The same for a cold device the model would not pick (a CUDA context costs the first call).
+  CostModel cold_dev = Cold(5.0);
+  in.cpu = &cpu;
+  in.device = &cold_dev;
+  d = Decide(in, cfg);
+  EXPECT_EQ(d.target, Target::kDevice);
+  EXPECT_TRUE(Contains(d.reasons.back(), "warm-up: the device has only its first")) << Joined(d);
+  // A cold backend the model picks anyway is simply used: no extra batch.
+  CostModel fast_cold_dev = Cold(0.1);
+  in.device = &fast_cold_dev;
+  d = Decide(in, cfg);
+  EXPECT_EQ(d.target, Target::kDevice);
+  EXPECT_FALSE(d.exploring);
+  // A split measures both: no warm-up batch.
+  CostModel c = Cold(1.0), g = Cold(1.0);
+  in = Input(16 * 65536.0 * 2);
+  in.cpu = &c;
+  in.device = &g;
+  EXPECT_EQ(Decide(in, cfg).target, Target::kSplit);
+  // Warm-up comes before exploration, and the two agree on the backend.
+  in = Input();
+  in.cpu = &cold_cpu;
+  cold_cpu.Reset();
+  cold_cpu.Add(1e6, 1e8);
+  in.device = &slow_dev;
+  in.eligible_seen = 31;
+  d = Decide(in, cfg);
+  EXPECT_EQ(d.target, Target::kCpu);
+  EXPECT_TRUE(Contains(d.reasons.back(), "warm-up")) << Joined(d);
 }
 
 TEST_F(PolicyFixture, PredictionsMinusOneWithoutData) {

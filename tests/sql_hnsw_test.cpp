@@ -452,7 +452,9 @@ TEST_F(Hnsw, CorruptedShadowTablesGiveErrorsNotCrashes) {
     std::string described = CheckText(db);
     // Either the search fails with a clear message, or vecgraph_check names the problem.
     EXPECT_TRUE(!err.empty() || described != "ok") << "error: " << err << " check: " << described;
-    if (!err.empty()) EXPECT_NE(err.find("hnsw_knn"), std::string::npos) << err;
+    if (!err.empty()) {
+      EXPECT_NE(err.find("hnsw_knn"), std::string::npos) << err;
+    }
     sqlite3_close(db);
     unlink(copy.c_str());
   }

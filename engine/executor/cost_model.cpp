@@ -7,6 +7,11 @@
 // (the executor adds one sample per batch on its hot path). Sxx = Σx² − (Σx)²/k,
 // Sxy = Σxt − Σx·Σt/k, b = Sxy / Sxx, a = t̄ − b·n̄. The degenerate cases are handled in the order
 // the header lists them. Note: with one sample at n = 0 there is only a fixed cost (a = t, b = 0).
+//
+// Add() first filters: a non-finite sample is dropped; while not warm, the sample after the
+// warm-up samples clears them; once the fit is supported, a far-off sample is held aside until
+// the next one says whether it was a one-off (dropped) or a changed backend (the window restarts
+// from the held sample and this one).
 #include "engine/executor/cost_model.h"
 
 #include <algorithm>
@@ -21,16 +26,45 @@ CostModel::CostModel(size_t capacity)
 void CostModel::Add(double n, double us) {
   // A non-finite measurement would poison every later prediction: drop it.
   if (!std::isfinite(n) || !std::isfinite(us)) return;
-  // Drift: a measurement far off a well-supported prediction means the backend changed (another
-  // load on the machine, a device throttling or freed): forget the old regime at once instead of
-  // waiting for `capacity` new samples, so the policy re-converges within a few batches.
+  if (!warm_) {
+    // The warm-up samples paid the cold start: the first sample after them replaces them.
+    if (count_ >= kWarmupSamples) {
+      ClearWindow();
+      warm_ = true;
+    }
+    Insert(n, us);
+    return;
+  }
   if (count_ >= kMinSamplesForDrift) {
     const double p = Predict(n);
-    if (us > kDriftFactor * p + kDriftSlackUs || us * kDriftFactor + kDriftSlackUs < p) {
-      Reset();
+    const int side = us > kDriftFactor * p + kDriftSlackUs ? 1 : us * kDriftFactor + kDriftSlackUs < p ? -1 : 0;
+    if (side != 0 && held_ && side == held_side_) {
+      // Two far-off measurements in a row, on the same side: the backend changed. Forget the old
+      // regime at once instead of waiting for `capacity` new samples.
+      const double hn = held_n_, hus = held_us_;
+      held_ = false;
+      ClearWindow();
       ++drift_resets_;
+      Insert(hn, hus);
+      Insert(n, us);
+      return;
+    }
+    if (held_) {
+      held_ = false;  // the held sample was a one-off
+      ++outliers_;
+    }
+    if (side != 0) {
+      held_ = true;
+      held_n_ = n;
+      held_us_ = us;
+      held_side_ = side;
+      return;
     }
   }
+  Insert(n, us);
+}
+
+void CostModel::Insert(double n, double us) {
   if (count_ == 0) n0_ = n;  // shift origin: sums stay well conditioned for large n
   if (count_ == capacity_) Remove(n_[next_], t_[next_]);
   n_[next_] = n;
@@ -67,13 +101,19 @@ void CostModel::RecomputeSums() {
   }
 }
 
-void CostModel::Reset() {
+void CostModel::ClearWindow() {
   next_ = 0;
   count_ = 0;
   a_ = 0;
   b_ = 0;
   sx_ = st_ = sxx_ = sxt_ = 0;
   adds_since_exact_ = 0;
+}
+
+void CostModel::Reset() {
+  ClearWindow();
+  warm_ = false;
+  held_ = false;
 }
 
 double CostModel::Predict(double n) const {

@@ -1,6 +1,8 @@
 #include "engine/executor/cpu_backend.h"
 
 #include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
@@ -20,7 +22,19 @@ struct CpuBackend::Arena {
   tbb::task_arena arena;
 };
 
-CpuBackend::CpuBackend(int threads) : arena_(std::make_shared<Arena>(threads < 1 ? 1 : threads)) {}
+int CpuBackend::MaxThreads() {
+  // Reads, never sets, the process-wide limits (a global_control would change the host).
+  size_t n = static_cast<size_t>(std::max(tbb::info::default_concurrency(), 1));
+  const size_t allowed = tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
+  if (allowed > 0) n = std::min(n, allowed);
+  return static_cast<int>(std::min<size_t>(n, 256));
+}
+
+namespace {
+int EffectiveThreads(int requested) { return std::clamp(requested, 1, CpuBackend::MaxThreads()); }
+}  // namespace
+
+CpuBackend::CpuBackend(int threads) : arena_(std::make_shared<Arena>(EffectiveThreads(threads))) {}
 CpuBackend::~CpuBackend() = default;
 
 std::shared_ptr<CpuBackend::Arena> CpuBackend::arena() const {
@@ -31,7 +45,7 @@ std::shared_ptr<CpuBackend::Arena> CpuBackend::arena() const {
 int CpuBackend::threads() const { return arena()->threads; }
 
 void CpuBackend::set_threads(int threads) {
-  auto fresh = std::make_shared<Arena>(threads < 1 ? 1 : threads);
+  auto fresh = std::make_shared<Arena>(EffectiveThreads(threads));
   std::lock_guard<std::mutex> lock(mu_);
   arena_ = std::move(fresh);  // batches still running keep the old arena alive
 }

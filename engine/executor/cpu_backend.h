@@ -1,5 +1,12 @@
 // engine/executor/cpu_backend.h — the CPU backend: xsimd kernels, parallel on a private oneTBB
 // task_arena (never tbb::global_control: that would change the host process).
+//
+// The arena never asks oneTBB for more threads than it would run: MaxThreads() is its default
+// concurrency (the CPUs in this process's affinity mask) or a lower max_allowed_parallelism the
+// host set. oneTBB caps an arena's workers at that number anyway, and a larger request makes it
+// print "TBB Warning: The number of workers is currently limited to ..." on the host's stderr
+// (every arena initialises the process-wide market first, at the default size, and warns
+// about a later request beyond it).
 #pragma once
 
 #include <functional>
@@ -16,7 +23,9 @@ class CpuBackend final : public Backend {
   // Below this many floats per task a batch runs on the calling thread (parallel overhead wins).
   static constexpr size_t kMinParallelFloats = 1 << 16;
 
+  // threads is capped to [1, MaxThreads()]; threads() says what is in effect.
   explicit CpuBackend(int threads);
+  static int MaxThreads();
   ~CpuBackend() override;
 
   BackendKind kind() const override { return BackendKind::kCpu; }

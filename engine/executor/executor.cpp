@@ -1,6 +1,22 @@
+// engine/executor/executor.cpp — the process-wide hybrid executor (executor.h).
+//
+// How it works: Plan() builds a PolicyInput from the configuration, the cost models and the
+// device's circuit breaker (MakeInputLocked, the one place that does so: vecgraph_explain uses it
+// too, in a mode that changes nothing) and asks Decide() (policy.h). Execute() runs the plan,
+// times each part (or takes the time a backend's model reports, DeviceFailure::modeled_us), feeds
+// the cost models and statistics, and re-runs a failed device range on the CPU.
+//
+// Configuration values arrive as text (SQL hands a REAL as its shortest round-trip text, see
+// extension/executor_functions.cpp). Integer keys take an integral decimal number ("4", "4.0",
+// "1e3"); real keys a decimal number; no spaces, hex, inf or nan, and a value outside the key's
+// range is an error that states the range, never a silent clamp or wrap. The one documented cap:
+// 'threads' above what oneTBB can run here (CpuBackend::MaxThreads) is capped, and the value
+// returned is the one in effect (as SQLite's PRAGMA threads does).
 #include "engine/executor/executor.h"
 
 #include <algorithm>
+#include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cerrno>
 #include <cstdlib>
@@ -20,9 +36,10 @@ bool IEquals(std::string_view a, const char* b) {
   return a.size() == std::strlen(b) && strncasecmp(a.data(), b, a.size()) == 0;
 }
 
-int DefaultThreads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(std::min(n, 256u));
+// Microseconds since t0 on the monotonic clock, at nanosecond resolution (a small batch takes
+// well under a microsecond; whole microseconds would make it cost nothing).
+double ElapsedUs(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
 }
 
 const char* ModeName(Mode m) {
@@ -68,37 +85,83 @@ ConfigValue Text(std::string v) {
 }
 
 Status BadValue(std::string_view key, std::string_view value, const char* expected) {
-  std::string shown(value.substr(0, 80));
+  std::string shown;
+  for (char ch : value.substr(0, 80)) {
+    if (ch == '\0') shown += "\\0";  // a NUL inside a TEXT value is shown, not a place to stop
+    else shown += ch;
+  }
   return Status::InvalidArgument(StrFormat("invalid value '%s' for key '%.*s': expected %s", shown.c_str(),
                                            static_cast<int>(key.size()), key.data(), expected));
 }
 
-StatusOr<int64_t> ParseInt(std::string_view key, std::string_view v, int64_t lo, int64_t hi, const char* expected) {
-  std::string s(v);
-  char* end = nullptr;
-  errno = 0;
-  long long x = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || errno != 0 || *end != '\0' || x < lo || x > hi) {
-    // Accept "4.0"-style integers passed as REAL.
-    char* end2 = nullptr;
-    double d = std::strtod(s.c_str(), &end2);
-    if (!s.empty() && *end2 == '\0' && std::floor(d) == d && d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) {
-      return static_cast<int64_t>(d);
-    }
-    return BadValue(key, v, expected);
+// A decimal number as people write it: [+-] digits [. digits] [(e|E) [+-] digits], or with the
+// digits only after the point. No spaces, hex, inf or nan (strtod alone accepts all of those).
+bool IsDecimal(std::string_view s) {
+  size_t i = 0, digits = 0;
+  auto is_digit = [&] { return i < s.size() && s[i] >= '0' && s[i] <= '9'; };
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  for (; is_digit(); ++i) ++digits;
+  if (i < s.size() && s[i] == '.') {
+    for (++i; is_digit(); ++i) ++digits;
   }
-  return static_cast<int64_t>(x);
+  if (digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t exp_digits = 0;
+    for (; is_digit(); ++i) ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == s.size();
 }
 
+// A decimal number (IsDecimal) as a finite double; false on bad syntax, overflow (1e400) or
+// underflow (1e-400): a value that cannot be represented is an error, not 0 or inf.
+bool ParseDecimal(std::string_view v, double* out) {
+  if (!IsDecimal(v)) return false;
+  std::string s(v);
+  errno = 0;
+  char* end = nullptr;
+  double d = std::strtod(s.c_str(), &end);
+  if (errno == ERANGE || !std::isfinite(d) || end != s.c_str() + s.size()) return false;
+  *out = d;
+  return true;
+}
+
+// An integer in [lo, hi]: "4", "+4", "-0", or an integral decimal number ("4.0", "1e3": what a
+// REAL argument becomes). Fractions, spaces, hex and out-of-range values are errors stating the
+// range.
+StatusOr<int64_t> ParseInt(std::string_view key, std::string_view v, int64_t lo, int64_t hi, const char* unit = "") {
+  const std::string expected = StrFormat("an integer between %lld and %lld%s", static_cast<long long>(lo),
+                                         static_cast<long long>(hi), unit);
+  std::string_view digits = v;
+  // from_chars takes a '-' but no '+'.
+  if (digits.size() >= 2 && digits[0] == '+' && digits[1] >= '0' && digits[1] <= '9') digits.remove_prefix(1);
+  int64_t x = 0;
+  bool ok = false;
+  if (!digits.empty() && digits[0] != '+') {
+    auto r = std::from_chars(digits.data(), digits.data() + digits.size(), x);
+    ok = r.ec == std::errc() && r.ptr == digits.data() + digits.size();
+    if (r.ec == std::errc::result_out_of_range) return BadValue(key, v, expected.c_str());
+  }
+  if (!ok) {
+    double d = 0;
+    // 2^53: beyond it a double no longer holds every integer.
+    if (!ParseDecimal(v, &d) || std::floor(d) != d || std::fabs(d) > 9007199254740992.0) {
+      return BadValue(key, v, expected.c_str());
+    }
+    x = static_cast<int64_t>(d);
+  }
+  if (x < lo || x > hi) return BadValue(key, v, expected.c_str());
+  return x;
+}
+
+// A decimal number in [lo, hi] ((lo, hi] when lo_open).
 StatusOr<double> ParseReal(std::string_view key, std::string_view v, double lo, double hi, bool lo_open,
                            const char* expected) {
-  std::string s(v);
-  char* end = nullptr;
-  double x = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end != '\0' || !std::isfinite(x) || x > hi || x < lo || (lo_open && x == lo)) {
-    return BadValue(key, v, expected);
-  }
-  return x;
+  double x = 0;
+  if (!ParseDecimal(v, &x) || x > hi || x < lo || (lo_open && x == lo)) return BadValue(key, v, expected);
+  return x + 0.0;  // -0 → 0
 }
 
 }  // namespace
@@ -135,6 +198,7 @@ struct Executor::Impl {
   std::array<uint64_t, kNumOps> eligible{};
   std::array<uint64_t, kNumOps> fault_counter{};
   std::array<std::array<Executor::OpStats, kNumBackends>, kNumOps> stats;
+  std::function<int64_t()> clock;  // SetClockForTesting; null: NowUs()
 
   DeviceHealth& Health(BackendKind b) { return health[static_cast<int>(b)]; }
   CostModel& Model(Op op, BackendKind b) { return models[static_cast<int>(op)][static_cast<int>(b)]; }
@@ -147,7 +211,7 @@ struct Executor::Impl {
 
 Executor::Executor() : impl_(std::make_unique<Impl>()) {
   ExecutorConfig& c = impl_->config;
-  c.threads = DefaultThreads();
+  c.threads = CpuBackend::MaxThreads();
   c.device = cuda::Compiled() ? DeviceChoice::kCuda : DeviceChoice::kNone;
   if (const char* m = std::getenv("VECGRAPH_MODE")) {
     if (IEquals(m, "cpu")) c.policy.mode = Mode::kCpu;
@@ -235,11 +299,11 @@ StatusOr<ConfigValue> Executor::SetConfig(std::string_view key, std::string_view
         return BadValue(key, value, "'cuda', 'simulated' or 'none'");
       }
     } else if (key == "gpu_min_batch") {
-      auto v = ParseInt(key, value, 0, int64_t{1} << 50, "an integer >= 0 (work units)");
+      auto v = ParseInt(key, value, 0, int64_t{1} << 50, " (work units)");
       if (!v.ok()) return v.status();
       c.policy.gpu_min_batch = static_cast<double>(*v);
     } else if (key == "speedup_threshold") {
-      auto v = ParseReal(key, value, 0, 1e6, true, "a number > 0");
+      auto v = ParseReal(key, value, 0, 1e6, true, "a number > 0 and at most 1000000");
       if (!v.ok()) return v.status();
       c.policy.speedup_threshold = *v;
     } else if (key == "success_rate_threshold") {
@@ -248,22 +312,23 @@ StatusOr<ConfigValue> Executor::SetConfig(std::string_view key, std::string_view
       c.health.success_rate_threshold = *v;
       impl_->ApplyHealthConfig();
     } else if (key == "window") {
-      auto v = ParseInt(key, value, 1, 100000, "an integer between 1 and 100000");
+      auto v = ParseInt(key, value, 1, 100000);
       if (!v.ok()) return v.status();
       c.health.window = static_cast<size_t>(*v);
       impl_->ApplyHealthConfig();
     } else if (key == "explore_every") {
-      auto v = ParseInt(key, value, 0, int64_t{1} << 40, "an integer >= 0 (0 disables exploration)");
+      auto v = ParseInt(key, value, 0, int64_t{1} << 40, " (0 disables exploration)");
       if (!v.ok()) return v.status();
       c.policy.explore_every = static_cast<uint64_t>(*v);
     } else if (key == "threads") {
-      auto v = ParseInt(key, value, 1, 256, "an integer between 1 and 256");
+      auto v = ParseInt(key, value, 1, 256);
       if (!v.ok()) return v.status();
-      c.threads = static_cast<int>(*v);
-      cpu_->set_threads(c.threads);
+      // Capped at what oneTBB runs here (CpuBackend::MaxThreads); the value in effect is returned.
+      cpu_->set_threads(static_cast<int>(*v));
+      c.threads = cpu_->threads();
       for (auto& per_op : impl_->models) per_op[static_cast<int>(BackendKind::kCpu)].Reset();
     } else if (key == "gpu_memory_mb") {
-      auto v = ParseInt(key, value, 0, int64_t{1} << 30, "an integer >= 0 (MiB)");
+      auto v = ParseInt(key, value, 0, int64_t{1} << 30, " (MiB)");
       if (!v.ok()) return v.status();
       c.gpu_memory_mb = *v;
       cuda::SetMemoryBudget(static_cast<size_t>(*v) << 20);
@@ -356,14 +421,21 @@ Backend* Executor::DeviceBackendLocked(int64_t now_us) {
   return nullptr;
 }
 
-PolicyInput Executor::MakeInputLocked(Op op, double work, bool* probe) {
+void Executor::SetClockForTesting(std::function<int64_t()> now_us) {
+  std::lock_guard<std::mutex> lock(mu_);
+  impl_->clock = std::move(now_us);
+}
+
+int64_t Executor::NowLocked() const { return impl_->clock ? impl_->clock() : NowUs(); }
+
+PolicyInput Executor::MakeInputLocked(Op op, double work, bool explain) {
   const ExecutorConfig& c = impl_->config;
   PolicyInput in;
   in.op = op;
   in.work = work;
+  in.explain = explain;
   in.cpu = &impl_->Model(op, BackendKind::kCpu);
   in.eligible_seen = impl_->eligible[static_cast<int>(op)];
-  *probe = false;
   if (c.device == DeviceChoice::kNone) return in;
   BackendKind kind = c.device == DeviceChoice::kCuda ? BackendKind::kCuda : BackendKind::kSimulated;
   in.device_configured = true;
@@ -373,20 +445,24 @@ PolicyInput Executor::MakeInputLocked(Op op, double work, bool* probe) {
     in.device_state = h.state();
     return in;
   }
-  // The CUDA probe is lazy: only a batch that could go to the device pays for it.
+  // The CUDA probe is lazy: only a batch that could go to the device pays for it (explain probes
+  // whatever the work, so that its answer is the same before and after that first batch).
   bool could_use = c.policy.mode == Mode::kGpu || work >= c.policy.gpu_min_batch;
-  if (kind == BackendKind::kCuda && !impl_->cuda_probed && !could_use) {
+  if (kind == BackendKind::kCuda && !impl_->cuda_probed && !could_use && !explain) {
     in.device_state = DeviceState::kOk;
     return in;
   }
-  int64_t now = NowUs();
+  int64_t now = NowLocked();
   Backend* dev = DeviceBackendLocked(now);
   in.device_state = h.state();
   if (dev == nullptr) return in;
+  if (explain) {
+    in.device_call_allowed = h.WouldAllowCall(now, &in.probe);
+    return in;
+  }
   bool was_probing = h.probing();
   in.device_call_allowed = h.AllowCall(now);
   in.probe = in.device_call_allowed && h.probing() && !was_probing;
-  *probe = in.probe;
   return in;
 }
 
@@ -411,9 +487,7 @@ BatchPlan Executor::Plan(Op op, double work) {
   plan.op = op;
   plan.work = work;
   std::lock_guard<std::mutex> lock(mu_);
-  bool probe = false;
-  PolicyInput in = MakeInputLocked(op, work, &probe);
-  in.explain = false;
+  PolicyInput in = MakeInputLocked(op, work, /*explain=*/false);
   Decision d = Decide(in, impl_->config.policy);
   if (d.eligible) ++impl_->eligible[static_cast<int>(op)];
   plan.target = d.target;
@@ -460,9 +534,9 @@ void Executor::Execute(const BatchPlan& plan, size_t items, const RangeFn& fn, R
   d.exploring = plan.exploring;
 
   auto run_cpu = [&](size_t begin, size_t end, double part_work) {
-    int64_t t0 = NowUs();
+    const auto t0 = std::chrono::steady_clock::now();
     DeviceFailure r = fn(*cpu_, begin, end);  // the CPU never fails; it may report modelled time
-    double us = r.modeled_us >= 0 ? r.modeled_us : static_cast<double>(NowUs() - t0);
+    double us = r.modeled_us >= 0 ? r.modeled_us : ElapsedUs(t0);
     std::lock_guard<std::mutex> lock(mu_);
     impl_->Model(op, BackendKind::kCpu).Add(part_work, us);
     RecordLocked(op, BackendKind::kCpu, end - begin, us, false, false, "");
@@ -470,7 +544,7 @@ void Executor::Execute(const BatchPlan& plan, size_t items, const RangeFn& fn, R
 
   // Runs [begin, end) on the device; on failure re-runs it on the CPU. Returns the failure.
   auto run_device = [&](size_t begin, size_t end, double part_work) -> DeviceFailure {
-    int64_t t0 = NowUs();
+    const auto t0 = std::chrono::steady_clock::now();
     DeviceFailure f;
     if (injected != DeviceError::kNone) {
       f.error = injected;
@@ -478,18 +552,18 @@ void Executor::Execute(const BatchPlan& plan, size_t items, const RangeFn& fn, R
     } else {
       f = fn(*dev, begin, end);
     }
-    double us = f.modeled_us >= 0 ? f.modeled_us : static_cast<double>(NowUs() - t0);
+    double us = f.modeled_us >= 0 ? f.modeled_us : ElapsedUs(t0);
     BackendKind kind = dev->kind();
     {
       std::lock_guard<std::mutex> lock(mu_);
       DeviceHealth& h = impl_->Health(kind);
       if (f.ok()) {
-        h.RecordSuccess(NowUs());
+        h.RecordSuccess(NowLocked());
         impl_->Model(op, kind).Add(part_work, us);
         RecordLocked(op, kind, end - begin, us, false, false, "");
       } else {
         if (f.error == DeviceError::kNoDevice) h.MarkUnavailable();
-        else h.RecordFailure(NowUs(), f.error == DeviceError::kIllegalAddress);
+        else h.RecordFailure(NowLocked(), f.error == DeviceError::kIllegalAddress);
         RecordLocked(op, kind, end - begin, us, true, true,
                      std::string(DeviceErrorName(f.error)) + ": " + f.message);
       }
@@ -575,42 +649,28 @@ void Executor::ResetStats() {
     for (auto& s : per_op) s = OpStats{};
 }
 
-std::string Executor::Explain(Op op, double items, double dims) const {
+std::string Executor::Explain(Op op, double items, std::optional<double> dims) {
   std::lock_guard<std::mutex> lock(mu_);
   const ExecutorConfig& c = impl_->config;
-  double work = op == Op::kSimilarity ? items * std::max(dims, 1.0) * sizeof(float) : items;
-  PolicyInput in;
-  in.op = op;
-  in.work = work;
-  in.cpu = &impl_->Model(op, BackendKind::kCpu);
-  in.eligible_seen = impl_->eligible[static_cast<int>(op)];
-  BackendKind kind = c.device == DeviceChoice::kCuda ? BackendKind::kCuda : BackendKind::kSimulated;
-  std::vector<std::string> extra;
-  if (c.device != DeviceChoice::kNone) {
-    in.device_configured = true;
-    in.device = &impl_->Model(op, kind);
-    const DeviceHealth& h = impl_->Health(kind);
-    in.device_state = h.state();
-    if (kind == BackendKind::kCuda && !impl_->cuda_probed) {
-      if (c.policy.mode != Mode::kCpu) {
-        extra.push_back("the CUDA device has not been probed yet: the first eligible batch probes it");
-      }
-      in.device_state = DeviceState::kOk;
-      in.device_call_allowed = true;
-    } else if (kind == BackendKind::kCuda && !impl_->cuda_ok) {
-      in.device_state = DeviceState::kUnavailable;
-    } else if (in.device_state == DeviceState::kOk) {
-      in.device_call_allowed = true;
-    } else if (in.device_state == DeviceState::kOpen && !h.probing() && NowUs() >= h.open_until_us()) {
-      in.device_call_allowed = true;
-      in.probe = true;
-    }
+  std::vector<std::string> notes;  // said before the policy's reasons
+  double work = items;
+  if (op == Op::kSimilarity) {
+    if (!dims) notes.push_back("dims not given: assumed 1 (work = items x 1 x 4 bytes)");
+    work = items * dims.value_or(1.0) * sizeof(float);
+  } else if (dims) {
+    notes.push_back(StrFormat("dims applies to op 'similarity' only: ignored for op '%s' (work = items)", OpName(op)));
   }
+  PolicyInput in = MakeInputLocked(op, work, /*explain=*/true);
+  BackendKind kind = c.device == DeviceChoice::kCuda ? BackendKind::kCuda : BackendKind::kSimulated;
   Decision d = Decide(in, c.policy);
   std::string out = "{\"op\":\"";
   out += OpName(op);
   out += "\",\"items\":";
   AppendJsonNumber(&out, items);
+  if (op == Op::kSimilarity) {
+    out += ",\"dims\":";
+    AppendJsonNumber(&out, dims.value_or(1.0));
+  }
   out += ",\"work_units\":";
   AppendJsonNumber(&out, work);
   out += ",\"backend\":\"";
@@ -636,7 +696,7 @@ std::string Executor::Explain(Op op, double items, double dims) const {
   }
   out += "},\"reasons\":[";
   first = true;
-  for (const auto* list : {&d.reasons, &extra}) {
+  for (const auto* list : {&notes, &d.reasons}) {
     for (const std::string& r : *list) {
       if (!first) out += ",";
       json::AppendString(&out, r);

@@ -47,7 +47,7 @@ struct ExecutorConfig {
   PolicyConfig policy;
   HealthConfig health;
   DeviceChoice device = DeviceChoice::kNone;  // default: kCuda when compiled
-  int threads = 1;                            // default: hardware cores
+  int threads = 1;                            // default and cap: CpuBackend::MaxThreads()
   int64_t gpu_memory_mb = 1024;
   SimulatedDeviceModel simulated;
   FaultInjection fault;
@@ -122,12 +122,20 @@ class Executor {
 
   CpuBackend& cpu() { return *cpu_; }
 
+  // Tests drive the circuit breaker's clock (microseconds, monotonic); null restores the real one.
+  // It times cooldowns only: batches are still timed on the real clock (or report modeled_us).
+  void SetClockForTesting(std::function<int64_t()> now_us);
+
   // --- introspection
   std::vector<StatRow> Stats() const;
   void ResetStats();
-  // JSON {"op","items","backend","predicted_us":{...},"reasons":[...]}; work units derived from
-  // items (and dims for similarity: items × dims × 4 bytes).
-  std::string Explain(Op op, double items, double dims) const;
+  // JSON {"op","items"[,"dims"],"work_units","backend"[,"cpu_fraction"],"predicted_us":{...},
+  // "reasons":[...]}: where a batch would run now, decided from the same inputs as Plan() but
+  // changing nothing (no exploration count, no half-open probe taken). Work units: items, and for
+  // similarity items × dims × 4 bytes, dims defaulting to 1 (said in the reasons). With device
+  // 'cuda' and mode other than 'cpu' it probes the device first if no batch has yet (the probe
+  // the first eligible batch would make), so its answer does not depend on whether one has.
+  std::string Explain(Op op, double items, std::optional<double> dims = std::nullopt);
   // JSON object: {"mode","device","devices":{...}} for vecgraph_info().
   std::string InfoJson() const;
   // GPU description for vecgraph_info().gpu: null or {"name","memory_mb","compute_capability"}.
@@ -138,7 +146,9 @@ class Executor {
   struct Impl;
   Backend* DeviceBackendLocked(int64_t now_us);  // lazily probes CUDA; null when none
   void ProbeCudaLocked();
-  PolicyInput MakeInputLocked(Op op, double work, bool* probe);
+  // explain: change nothing (DeviceHealth::WouldAllowCall), but probe CUDA whatever the work.
+  PolicyInput MakeInputLocked(Op op, double work, bool explain);
+  int64_t NowLocked() const;
   void RecordLocked(Op op, BackendKind b, size_t items, double us, bool failed, bool fell_back,
                     const std::string& error);
 

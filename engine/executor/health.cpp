@@ -27,6 +27,20 @@ bool DeviceHealth::AllowCall(int64_t now_us) {
   return false;
 }
 
+bool DeviceHealth::WouldAllowCall(int64_t now_us, bool* probe) const {
+  *probe = false;
+  switch (state_) {
+    case DeviceState::kOk: return true;
+    case DeviceState::kLost:
+    case DeviceState::kUnavailable: return false;
+    case DeviceState::kOpen:
+      if (probe_in_flight_ || now_us < open_until_us_) return false;
+      *probe = true;
+      return true;
+  }
+  return false;
+}
+
 void DeviceHealth::RecordSuccess(int64_t now_us) {
   if (state_ == DeviceState::kLost || state_ == DeviceState::kUnavailable) return;
   if (state_ == DeviceState::kOpen && probe_in_flight_) {

@@ -40,6 +40,9 @@ class DeviceHealth {
   // May a device call be attempted at time now_us? In the open state after the cooldown this
   // grants one half-open probe (and returns false to everybody else until that probe reports).
   bool AllowCall(int64_t now_us);
+  // What AllowCall(now_us) would answer, changing nothing; *probe says the call would be the
+  // half-open probe (vecgraph_explain uses it).
+  bool WouldAllowCall(int64_t now_us, bool* probe) const;
   void RecordSuccess(int64_t now_us);
   // sticky: the device context is lost (latch kLost).
   void RecordFailure(int64_t now_us, bool sticky);

@@ -3,8 +3,9 @@
 // How it works: the rules of policy.h are tried in order and the first that applies decides;
 // every rule that fires appends one sentence to Decision::reasons (shown by vecgraph_explain).
 // Predictions are filled whenever a model has data, whatever rule decides. The model's own
-// choice (rules 8–9) is computed before exploration (rule 7) because exploration runs the
-// backend the model would NOT pick; for a split it explores the device alone.
+// choice (rules 8–9) is computed before the warm-up re-measure (rule 6) and exploration (rule 7)
+// because both run the backend the model would NOT pick; for a split exploration runs the device
+// alone, and warm-up nothing (a split measures both backends).
 //
 // `eligible` means the batch passed rules 1–5: a usable device, mode not 'cpu', and the batch
 // at or above gpu_min_batch (or mode 'gpu', or a granted half-open probe). The executor counts
@@ -166,6 +167,20 @@ Decision Decide(const PolicyInput& in, const PolicyConfig& config) {
     };
     if (device) ToDevice(model, in.explain, reason);
     else ToCpu(model, in.explain, reason);
+  }
+
+  // 6 (warm-up). The backend the model would not pick has only its cold-start sample: measure it
+  // once more before trusting the comparison (a split runs both, so both get measured anyway).
+  const bool cpu_cold = !in.cpu->Warm(), dev_cold = !in.device->Warm();
+  if ((model.target == Target::kCpu && dev_cold) || (model.target == Target::kDevice && cpu_cold)) {
+    model.exploring = true;
+    auto why = [&](const char* who) {
+      return StrFormat("warm-up: the %s has only its first (cold-start) measurement for op '%s': measuring it "
+                       "once more", who, op);
+    };
+    if (model.target == Target::kCpu) ToDevice(model, in.explain, [&] { return why("device"); });
+    else ToCpu(model, in.explain, [&] { return why("cpu"); });
+    return model;
   }
 
   // 7. exploration: every explore_every-th eligible batch re-samples the other backend.

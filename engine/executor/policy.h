@@ -7,7 +7,10 @@
 //   4. mode 'gpu' → device (whenever usable; failures still fall back).
 //   5. work < gpu_min_batch → CPU.
 //   6. no device measurements for this op → device (try it once; "no data → CPU forever" was the
-//      seed's bug). No CPU measurements (but device ones) → CPU.
+//      seed's bug). No CPU measurements (but device ones) → CPU. Warm-up: when the model (rules
+//      8–9) picks one backend and the other has only its warm-up measurement (CostModel::Warm(),
+//      a cold start), that other backend is measured once more (reported as exploring), so one
+//      cold batch cannot decide for good.
 //   7. exploration: every explore_every-th eligible batch runs the backend the model would not
 //      pick, so both models follow drift.
 //   8. hybrid split: both healthy, work ≥ hybrid_min_factor × gpu_min_batch, and the split's

@@ -13,3 +13,13 @@ SELECT vecgraph_config('fault_injection', ''), vecgraph_config('mode', 'cpu');
 SELECT json_extract(vecgraph_explain('similarity', 1000, 3), '$.reasons[0]');
 SELECT vecgraph_config('speed', 11);
 SELECT vecgraph_config('mode', 'fast');
+-- vecgraph_explain without dims: dims is 1 (work = items x 4 bytes), and it says so.
+SELECT json_extract(vecgraph_explain('similarity', 1000), '$.dims'), json_extract(vecgraph_explain('similarity', 1000), '$.work_units'), json_extract(vecgraph_explain('similarity', 1000), '$.reasons[0]');
+SELECT vecgraph_explain('knn', 2.5);
+-- oneTBB stays quiet (this case compares stderr too): 'threads' above the cores it runs is capped
+-- to them, so the arena an index build runs on prints no "TBB Warning" on the host's stderr.
+SELECT vecgraph_config('threads', 256) = json_extract(vecgraph_info(), '$.threads');
+CREATE VIRTUAL TABLE idx USING hnsw_knn(dim=3, metric=l2);
+INSERT INTO idx(rowid, vector) SELECT id, e FROM t;
+SELECT count(*) FROM idx WHERE vector MATCH '[3, 3, 1]' AND k = 3;
+SELECT vecgraph_config('threads', 2.7);
