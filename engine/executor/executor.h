@@ -1,6 +1,6 @@
 // engine/executor/executor.h — the process-wide hybrid executor.
 //
-// Every batch SQL hands down (vec_topk row batches; k-NN query batches and activation hops later)
+// Every batch SQL hands down (vec_topk row windows, hnsw_knn_batch query batches, spread_activation hops)
 // goes through Executor::Global(). For each batch it:
 //   1. reads a snapshot of the configuration;
 //   2. asks the device's circuit breaker (health.h) whether a device call is allowed;
