@@ -1,24 +1,36 @@
 # vecgraph — the two commands a newcomer needs:
 #   make demo   install what is missing, build (Release), run sql/demo.sql in the sqlite3 shell
-#   make test   install what is missing, build, run the whole suite (Release + ASan/UBSan) with ctest
+#   make test   install what is missing, build, run the whole suite with ctest (Release, ASan/UBSan,
+#               TSan), every libFuzzer target for FUZZ_SECONDS each, and the SQL tests against the
+#               newest SQLite amalgamation (test-sqlite-latest)
 # Like DuckDB's Makefile, this only wraps CMake; `cmake -S . -B build` works as well.
 
 BUILD_DIR     ?= build/release
 ASAN_DIR      ?= build/asan
 TSAN_DIR      ?= build/tsan
+FUZZ_DIR      ?= build/fuzz
+SQLITE_LATEST_DIR ?= build/sqlite-latest
+SQLITE_AMALGAMATION_DIR ?= build/sqlite-amalgamation
 JOBS          ?= $(shell nproc 2>/dev/null || echo 2)
+# Seconds each fuzz target runs in `make fuzz` (FUZZ_TARGETS: a subset, e.g. "fuzz_sql fuzz_vector").
+FUZZ_SECONDS  ?= 30
+FUZZ_TARGETS  ?=
 CMAKE_FLAGS   ?=
 VECGRAPH_CUDA ?= AUTO
 
 # Debian packages the build and tests need (checked one by one; only the missing are installed).
-DEB_PACKAGES := cmake make g++ pkg-config sqlite3 libsqlite3-dev libtbb-dev libxsimd-dev libgtest-dev libbenchmark-dev
+DEB_PACKAGES := cmake make g++ pkg-config python3 sqlite3 libsqlite3-dev libtbb-dev libxsimd-dev libgtest-dev libbenchmark-dev
+# Only `make fuzz` needs these: Debian's clang 14 and its libFuzzer / sanitizer runtimes.
+FUZZ_PACKAGES := clang libclang-rt-14-dev libfuzzer-14-dev
 
-.PHONY: all deps release asan tsan demo test test-release test-asan test-tsan bench clean
+.PHONY: all deps fuzz-deps release asan tsan demo test test-release test-asan test-tsan bench clean \
+        fuzz fuzz-build sqlite-latest test-sqlite-latest
 
 all: release
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# $(call install_missing,PACKAGES): apt-get install those of PACKAGES that are not installed.
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -26,6 +38,13 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+fuzz-deps: deps
+	$(call install_missing,$(FUZZ_PACKAGES))
 
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DVECGRAPH_CUDA=$(VECGRAPH_CUDA) $(CMAKE_FLAGS)
@@ -59,7 +78,35 @@ test-asan: asan
 test-tsan: tsan
 	cd $(TSAN_DIR) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R concurrency
 
-test: test-release test-asan test-tsan
+# libFuzzer targets (tests/fuzz/README.md): clang, ASan+UBSan, CUDA off, in their own build dir.
+$(FUZZ_DIR)/CMakeCache.txt:
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVECGRAPH_FUZZ=ON $(CMAKE_FLAGS)
+
+fuzz-build: fuzz-deps $(FUZZ_DIR)/CMakeCache.txt
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target vecgraph_fuzzers
+
+# Each target FUZZ_SECONDS on a copy of its seed corpus; fails on any finding (crash file shown).
+fuzz: fuzz-build
+	tests/fuzz/run_fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The SQL tests, the concurrency test and a C host loading build/release/vecgraph.so, all on the
+# newest SQLite amalgamation we can get (scripts/fetch_sqlite_amalgamation.sh pins it).
+sqlite-latest: release
+	@command -v npm >/dev/null || { echo "vecgraph: installing npm (to fetch the SQLite amalgamation)"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm; }
+	scripts/fetch_sqlite_amalgamation.sh $(SQLITE_AMALGAMATION_DIR)
+	@[ -f $(SQLITE_LATEST_DIR)/CMakeCache.txt ] || cmake -S . -B $(SQLITE_LATEST_DIR) -DCMAKE_BUILD_TYPE=Release \
+	  -DVECGRAPH_CUDA=OFF -DVECGRAPH_BUILD_BENCH=OFF -DVECGRAPH_SQLITE_AMALGAMATION=$(CURDIR)/$(SQLITE_AMALGAMATION_DIR) \
+	  -DVECGRAPH_LOAD_HOST_EXTENSION=$(CURDIR)/$(BUILD_DIR)/vecgraph.so $(CMAKE_FLAGS)
+	cmake --build $(SQLITE_LATEST_DIR) -j $(JOBS) --target vecgraph_sqlite_version vecgraph_load_host \
+	  vecgraph_sql_tests vecgraph_concurrency_test
+
+test-sqlite-latest: sqlite-latest
+	$(SQLITE_LATEST_DIR)/tests/vecgraph_sqlite_version
+	cd $(SQLITE_LATEST_DIR) && ctest --output-on-failure -j $(JOBS) -L sql
+
+test: test-release test-asan test-tsan fuzz test-sqlite-latest
 
 bench: release
 	$(BUILD_DIR)/bench/vecgraph_kernels_bench --benchmark_min_time=0.2

@@ -253,6 +253,9 @@ sqlite3_module kStatsModule = {
     /* xRelease    */ nullptr,
     /* xRollbackTo */ nullptr,
     /* xShadowName */ nullptr,
+#if SQLITE_VERSION_NUMBER >= 3044000
+    /* xIntegrity    */ nullptr,  // SQLite 3.44+ (not used: iVersion < 4)
+#endif
 };
 
 }  // namespace

@@ -369,6 +369,9 @@ sqlite3_module kHnswBatchModule = {
     /* xRelease      */ nullptr,
     /* xRollbackTo   */ nullptr,
     /* xShadowName   */ nullptr,
+#if SQLITE_VERSION_NUMBER >= 3044000
+    /* xIntegrity    */ nullptr,  // SQLite 3.44+ (not used: iVersion < 4)
+#endif
 };
 
 }  // namespace vecgraph::sql

@@ -805,6 +805,9 @@ sqlite3_module kHnswModuleDef = {
     /* xRelease      */ HnswRelease,
     /* xRollbackTo   */ HnswRollbackTo,
     /* xShadowName   */ HnswShadowName,
+#if SQLITE_VERSION_NUMBER >= 3044000
+    /* xIntegrity    */ nullptr,  // SQLite 3.44+ (not used: iVersion < 4)
+#endif
 };
 
 void DestroyRegistry(void* p) { delete static_cast<Registry*>(p); }

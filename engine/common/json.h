@@ -18,6 +18,15 @@ namespace vecgraph::json {
 inline constexpr int kMaxDepth = 64;
 
 struct Value {
+  // Declared here, defaulted after the class: clang 14 with C++20's constexpr std::vector would
+  // otherwise instantiate vector<pair<string, Value>>'s destructor while Value is incomplete.
+  Value();
+  ~Value();
+  Value(const Value&);
+  Value(Value&&) noexcept;
+  Value& operator=(const Value&);
+  Value& operator=(Value&&) noexcept;
+
   enum class Type : uint8_t { kNull, kBool, kNumber, kString, kArray, kObject };
   Type type = Type::kNull;
   bool boolean = false;
@@ -34,6 +43,12 @@ struct Value {
   bool IsArray() const { return type == Type::kArray; }
   const char* TypeName() const;  // "null", "boolean", "number", "string", "array", "object"
 };
+inline Value::Value() = default;
+inline Value::~Value() = default;
+inline Value::Value(const Value&) = default;
+inline Value::Value(Value&&) noexcept = default;
+inline Value& Value::operator=(const Value&) = default;
+inline Value& Value::operator=(Value&&) noexcept = default;
 
 StatusOr<Value> Parse(std::string_view text);
 

@@ -143,7 +143,10 @@ StatusOr<ParsedOptions> ParseOptions(std::string_view text) {
   ParsedOptions out;
   SpreadOptions& o = out.spread;
   std::vector<std::string> seen;
-  for (const auto& [key, v] : root.object) {
+  for (const auto& member : root.object) {
+    // Named references, not a structured binding: clang 14 cannot capture bindings in lambdas.
+    const std::string& key = member.first;
+    const json::Value& v = member.second;
     if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
       return Status::InvalidArgument("duplicate option '" + Truncated(key) + "'");
     }

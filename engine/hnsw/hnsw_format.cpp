@@ -79,6 +79,7 @@ StatusOr<HnswHeader> HnswHeader::Decode(std::span<const uint8_t> b) {
   h.seed = Get<uint64_t>(p + 24);
   h.entry_rowid = Get<int64_t>(p + 32);
   h.max_level = Get<uint32_t>(p + 40);
+  if (Get<uint32_t>(p + 44) != 0) return Status::Corruption("hnsw: header reserved field (offset 44) is not zero");
   h.node_count = Get<uint64_t>(p + 48);
   h.live_count = Get<uint64_t>(p + 56);
   Status st = h.ToConfig().Validate();
