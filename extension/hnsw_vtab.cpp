@@ -213,17 +213,8 @@ bool IsLimitOrOffset(unsigned char op) {
   return op == SQLITE_INDEX_CONSTRAINT_LIMIT || op == SQLITE_INDEX_CONSTRAINT_OFFSET;
 }
 
-// A plan that fails in xFilter with `message`, priced so that SQLite takes any other plan first.
-// xBestIndex never fails itself: SQLite also asks it about plans it will not use (each branch of
-// an OR, join orders), and an error there would fail the whole statement.
 int DeferredError(sqlite3_index_info* info, const std::string& message) {
-  info->idxNum = kPlanError;
-  info->idxStr = sqlite3_mprintf("%s", message.c_str());
-  if (info->idxStr == nullptr) return SQLITE_NOMEM;
-  info->needToFreeIdxStr = 1;
-  info->estimatedCost = 1e300;
-  info->estimatedRows = std::numeric_limits<int64_t>::max();
-  return SQLITE_OK;
+  return DeferredPlanError(info, kPlanError, message);
 }
 
 int HnswBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {

@@ -440,14 +440,7 @@ int SpreadBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   }
   for (int a = 0; a < 2; ++a) {
     if (!seen[a]) {
-      // Not an error here: SQLite also plans pieces of a query it will not run (each branch of an
-      // OR of the output columns); such a plan fails in xFilter, and costs more than any other.
-      info->idxNum = kPlanError;
-      info->idxStr = sqlite3_mprintf("%s: argument %d (%s) is required", kFn, a + 1, kArgNames[a]);
-      if (info->idxStr == nullptr) return SQLITE_NOMEM;
-      info->needToFreeIdxStr = 1;
-      info->estimatedCost = 1e300;
-      return SQLITE_OK;
+      return DeferredPlanError(info, kPlanError, StrFormat("%s: argument %d (%s) is required", kFn, a + 1, kArgNames[a]));
     }
   }
   for (int a = 0; a < kNumArgs; ++a) {

@@ -182,6 +182,16 @@ char* SqliteStrdup(const std::string& s) {
   return p;
 }
 
+int DeferredPlanError(sqlite3_index_info* info, int plan_error, const std::string& message) {
+  info->idxNum = plan_error;
+  info->idxStr = sqlite3_mprintf("%s", message.c_str());
+  if (info->idxStr == nullptr) return SQLITE_NOMEM;
+  info->needToFreeIdxStr = 1;
+  info->estimatedCost = 1e300;
+  info->estimatedRows = INT64_MAX;
+  return SQLITE_OK;
+}
+
 void VtabError(sqlite3_vtab* vtab, const std::string& message) {
   sqlite3_free(vtab->zErrMsg);
   vtab->zErrMsg = SqliteStrdup(message);

@@ -88,6 +88,12 @@ char* SqliteStrdup(const std::string& s);
 // Sets a virtual table's error message (frees the previous one).
 void VtabError(sqlite3_vtab* vtab, const std::string& message);
 
+// xBestIndex never fails: SQLite also asks it about plans it will not run (each branch of an OR,
+// other join orders), and an error there fails the whole statement. A query that is an error
+// gets this plan instead: idxNum = plan_error, idxStr = the message (xFilter raises it), priced
+// above every other plan so SQLite takes it only when nothing else exists.
+int DeferredPlanError(sqlite3_index_info* info, int plan_error, const std::string& message);
+
 // ---- names the extension is given (hnsw_knn_batch, vecgraph_check, spread_activation)
 
 struct TableRef {

@@ -15,16 +15,10 @@
 namespace vecgraph::exec {
 
 bool DeviceHealth::AllowCall(int64_t now_us) {
-  switch (state_) {
-    case DeviceState::kOk: return true;
-    case DeviceState::kLost:
-    case DeviceState::kUnavailable: return false;
-    case DeviceState::kOpen:
-      if (probe_in_flight_ || now_us < open_until_us_) return false;
-      probe_in_flight_ = true;
-      return true;
-  }
-  return false;
+  bool probe = false;
+  if (!WouldAllowCall(now_us, &probe)) return false;
+  if (probe) probe_in_flight_ = true;  // the half-open probe is this call
+  return true;
 }
 
 bool DeviceHealth::WouldAllowCall(int64_t now_us, bool* probe) const {
