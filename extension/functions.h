@@ -9,6 +9,6 @@ int RegisterVectorFunctions(sqlite3* db);    // vector_functions.cpp
 int RegisterTopkAggregate(sqlite3* db);      // topk_aggregate.cpp
 int RegisterExecutorFunctions(sqlite3* db);  // executor_functions.cpp
 int RegisterSpreadActivation(sqlite3* db);   // spread_activation.cpp
-int RegisterHnsw(sqlite3* db);               // hnsw_vtab.cpp
+int RegisterHnsw(sqlite3* db);               // hnsw_module.cpp
 
 }  // namespace vecgraph::sql

@@ -1,5 +1,5 @@
 // tests/fuzz/fuzz_hnsw_options.cpp — the arguments of CREATE VIRTUAL TABLE ... USING hnsw_knn(...)
-// (vecgraph::sql::ParseHnswOptions, extension/hnsw_options.h).
+// (vecgraph::sql::ParseHnswOptions, extension/hnsw/hnsw_options.h).
 //
 // The input is split on commas into module arguments (as SQLite hands them to xCreate: argv[0..2]
 // are module, schema and table, the options follow). Checked besides "no crash":
@@ -15,7 +15,7 @@
 
 #include "engine/hnsw/hnsw_config.h"
 #include "engine/vector/codec.h"
-#include "extension/hnsw_options.h"
+#include "extension/hnsw/hnsw_options.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// extension/hnsw_vtab.cpp — the hnsw_knn virtual table: a persistent, transactional HNSW index.
+// extension/hnsw/hnsw_module.cpp — the hnsw_knn virtual table: a persistent, transactional HNSW index.
 //
 //   CREATE VIRTUAL TABLE docs_idx USING hnsw_knn(dim=768, metric=cosine, m=16,
 //                                                ef_construction=200, ef_search=64);
@@ -45,8 +45,8 @@
 
 #include "engine/executor/executor.h"
 #include "extension/functions.h"
-#include "extension/hnsw_options.h"
-#include "extension/hnsw_vtab.h"
+#include "extension/hnsw/hnsw_options.h"
+#include "extension/hnsw/hnsw_vtab.h"
 #include "extension/rowid_bounds.h"
 #include "extension/sql_util.h"
 

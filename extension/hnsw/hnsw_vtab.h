@@ -1,9 +1,9 @@
-// extension/hnsw_vtab.h — what the files of the hnsw_knn module share.
+// extension/hnsw/hnsw_vtab.h — what the files of the hnsw_knn module share.
 //
 //   hnsw_options.cpp   CREATE VIRTUAL TABLE arguments
 //   hnsw_storage.cpp   the shadow tables: create/drop/rename, header, node rows, the in-memory
 //                      index as a cache of them (load, reload, flush of buffered inserts)
-//   hnsw_vtab.cpp      the hnsw_knn module (planning, k-NN and scan cursors, writes,
+//   hnsw_module.cpp      the hnsw_knn module (planning, k-NN and scan cursors, writes,
 //                      transactions) and lookup of a table by name
 //   hnsw_batch.cpp     hnsw_knn_batch, the table-valued function running a table of queries
 //   hnsw_check.cpp     vecgraph_check(index)
@@ -60,7 +60,7 @@ struct HnswVtab {
   Registry* registry = nullptr;
   std::string schema, name;
   // The CREATE arguments at xCreate; replaced by the persisted header's once loaded (the header
-  // is the truth; xConnect runs no SQL, see hnsw_vtab.cpp).
+  // is the truth; xConnect runs no SQL, see hnsw_module.cpp).
   hnsw::HnswConfig config;
   std::unique_ptr<hnsw::HnswIndex> index;  // cache of the shadow tables; null until loaded
   int64_t data_version = -1;
@@ -127,7 +127,7 @@ Status ReadUserVector(HnswVtab* vt, int64_t rowid, VectorBuf* out);
 // True when a node record's flags mark a tombstone.
 bool RecordDeleted(const void* rec, int n);
 
-// ---- hnsw_vtab.cpp
+// ---- hnsw_module.cpp
 
 // Finds an hnsw_knn table by name ('schema.table' or a name searched like SQLite does), connecting
 // it first if needed. `fn` and `arg` name the caller's argument in messages.

@@ -1,4 +1,4 @@
-// extension/hnsw_options.h — the arguments of CREATE VIRTUAL TABLE ... USING hnsw_knn(...).
+// extension/hnsw/hnsw_options.h — the arguments of CREATE VIRTUAL TABLE ... USING hnsw_knn(...).
 //
 //   CREATE VIRTUAL TABLE ix USING hnsw_knn(dim=768, metric=cosine, m=16, ef_construction=200,
 //                                          ef_search=64);

@@ -1,6 +1,6 @@
-// extension/hnsw_options.cpp — parses the CREATE VIRTUAL TABLE arguments of hnsw_knn
+// extension/hnsw/hnsw_options.cpp — parses the CREATE VIRTUAL TABLE arguments of hnsw_knn
 // (hnsw_options.h has the grammar).
-#include "extension/hnsw_options.h"
+#include "extension/hnsw/hnsw_options.h"
 
 #include <cctype>
 #include <cerrno>

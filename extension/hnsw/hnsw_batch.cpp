@@ -1,4 +1,4 @@
-// extension/hnsw_batch.cpp — hnsw_knn_batch: the k nearest neighbours of every row of a table.
+// extension/hnsw/hnsw_batch.cpp — hnsw_knn_batch: the k nearest neighbours of every row of a table.
 //
 //   SELECT query_id, rowid, distance, rank
 //     FROM hnsw_knn_batch(index, query_table, query_column, k [, ef]);
@@ -27,7 +27,7 @@
 
 #include "engine/executor/executor.h"
 #include "engine/vector/distance.h"
-#include "extension/hnsw_vtab.h"
+#include "extension/hnsw/hnsw_vtab.h"
 #include "extension/sql_util.h"
 
 namespace vecgraph::sql {

@@ -1,4 +1,4 @@
-// extension/hnsw_storage.cpp — the shadow tables of an hnsw_knn index (layout in hnsw_vtab.h).
+// extension/hnsw/hnsw_storage.cpp — the shadow tables of an hnsw_knn index (layout in hnsw_vtab.h).
 //
 // The in-memory HnswIndex is a cache of these tables: loaded lazily on first use, dropped on
 // ROLLBACK / ROLLBACK TO (including a failed statement's implicit savepoint) and reloaded when
@@ -13,7 +13,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "extension/hnsw_vtab.h"
+#include "extension/hnsw/hnsw_vtab.h"
 #include "extension/sql_util.h"
 
 namespace vecgraph::sql {

@@ -1,4 +1,4 @@
-// extension/hnsw_check.cpp — vecgraph_check(index): is an hnsw_knn index consistent?
+// extension/hnsw/hnsw_check.cpp — vecgraph_check(index): is an hnsw_knn index consistent?
 //
 //   SELECT vecgraph_check('docs_idx');   -- 'ok', or one problem per line
 //
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "extension/hnsw_vtab.h"
+#include "extension/hnsw/hnsw_vtab.h"
 #include "extension/sql_util.h"
 
 namespace vecgraph::sql {
