@@ -240,7 +240,7 @@ size_t HnswIndex::MemoryBytes() const {
   std::shared_lock lock(mu_);
   size_t b = sizeof(*this) + vecs_.bytes() + links0_.bytes() + codes_.bytes() + scales_.bytes() + upper_.capacity() * sizeof(uint32_t) +
              upper_off_.capacity() * sizeof(uint32_t) + rowid_.capacity() * sizeof(int64_t) + level_.capacity() +
-             flags_.capacity() + map_.bytes() + touched_.capacity() * sizeof(int64_t);
+             flags_.capacity() + map_.bytes() + touched_.capacity() * sizeof(int64_t) + attrs_.bytes();
   std::lock_guard<std::mutex> pl(pool_mu_);
   for (const auto& c : pool_) b += sizeof(SearchContext) + c->bytes();
   return b;
@@ -288,6 +288,43 @@ StatusOr<std::vector<std::vector<int64_t>>> HnswIndex::Neighbors(int64_t rowid) 
   return out;
 }
 
+void HnswIndex::SetAttributeSchema(std::vector<AttrType> types) {
+  std::unique_lock lock(mu_);
+  attrs_.SetSchema(std::move(types));
+  attrs_.Resize(n_);
+}
+
+std::vector<AttrType> HnswIndex::AttributeSchema() const {
+  std::shared_lock lock(mu_);
+  return attrs_.schema();
+}
+
+Status HnswIndex::SetAttributes(int64_t rowid, std::span<const AttrValue> row) {
+  return Guard([&]() -> Status {
+    std::unique_lock lock(mu_);
+    NodeId id = map_.Find(rowid);
+    if (id == kInvalidNode) {
+      return Status::InvalidArgument(StrFormat("hnsw: attributes: rowid %lld not found", static_cast<long long>(rowid)));
+    }
+    return attrs_.Set(id, row);
+  });
+}
+
+StatusOr<AttrValue> HnswIndex::Attribute(int64_t rowid, uint32_t column) const {
+  std::shared_lock lock(mu_);
+  NodeId id = map_.Find(rowid);
+  if (id == kInvalidNode) {
+    return Status::InvalidArgument(StrFormat("hnsw: attributes: rowid %lld not found", static_cast<long long>(rowid)));
+  }
+  if (column >= attrs_.columns()) return Status::InvalidArgument("hnsw: attributes: column out of range");
+  return attrs_.Get(id, column);
+}
+
+size_t HnswIndex::AttributeBytes() const {
+  std::shared_lock lock(mu_);
+  return attrs_.bytes();
+}
+
 void HnswIndex::Reset() {
   std::unique_lock lock(mu_);
   ClearNodesLocked();
@@ -307,6 +344,7 @@ void HnswIndex::ClearNodesLocked() {
   rowid_ = {};
   level_ = {};
   flags_ = {};
+  attrs_.Resize(0);
   map_.Clear();
   entry_ = kInvalidNode;
   max_level_ = -1;

@@ -52,6 +52,7 @@
 
 #include "engine/common/status.h"
 #include "engine/hnsw/aligned_buffer.h"
+#include "engine/hnsw/attributes.h"
 #include "engine/hnsw/hnsw_codes.h"
 #include "engine/hnsw/hnsw_config.h"
 #include "engine/hnsw/hnsw_format.h"
@@ -105,6 +106,20 @@ enum class FilterStrategy : uint8_t { kGraph = 0, kExact };
 struct SearchStats {
   uint64_t distances = 0;   // distance computations
   bool exact = false;       // answered by an exact scan (fallback or zero cosine query)
+  // SearchFiltered: rows estimated to pass the filter (counted when `counted`, else from a
+  // sample of `sampled` nodes), the strategy chosen and whether a short walk fell back.
+  uint64_t passing_estimate = 0;
+  uint32_t sampled = 0;
+  bool counted = false;
+  bool fallback = false;  // the walk found fewer than k passing rows; the exact scan answered
+  FilterStrategy strategy = FilterStrategy::kGraph;
+};
+
+// A filtered k-NN query: rows passing every term (attributes.h) and, when `allowed` is given,
+// in that set.
+struct SearchFilter {
+  std::span<const AttrTerm> terms;
+  const AllowedSet* allowed = nullptr;
 };
 
 struct CheckOptions {
@@ -194,11 +209,33 @@ class HnswIndex {
   StatusOr<std::vector<std::vector<HnswHit>>> SearchBatch(const float* queries, size_t nq, size_t k,
                                                           size_t ef = 0) const;
 
+  // k-NN over the rows that pass `filter`: k rows whenever k pass. The strategy comes from an
+  // estimate of the passing rows (counted exactly up to kFilterCountNodes nodes, else from a
+  // deterministic sample of kFilterSampleNodes): an exact scan of the passing rows when
+  // ExactWhenSelective(estimate) (or `exact`), else a graph walk that moves through every node
+  // and keeps the passing ones; a walk that finds fewer than k passing rows is answered by the
+  // exact scan instead. stats (optional) says what happened.
+  static constexpr size_t kFilterCountNodes = 4096;
+  static constexpr size_t kFilterSampleNodes = 1024;
+  StatusOr<std::vector<HnswHit>> SearchFiltered(std::span<const float> q, size_t k, size_t ef,
+                                                const SearchFilter& filter, bool exact = false,
+                                                SearchStats* stats = nullptr) const;
+
+  // ---- metadata columns (attributes.h), by rowid; NULL until set. The SQL layer keeps them in
+  // a shadow table and sets every row's values after each insert, update and load.
+  void SetAttributeSchema(std::vector<AttrType> types);
+  std::vector<AttrType> AttributeSchema() const;
+  // InvalidArgument for an unknown rowid or a value that does not fit its column.
+  Status SetAttributes(int64_t rowid, std::span<const AttrValue> row);
+  StatusOr<AttrValue> Attribute(int64_t rowid, uint32_t column) const;
+  size_t AttributeBytes() const;
+
   // The allowed-row bitset for filtered searches; rowids not in the index (or deleted) are ignored.
   AllowedSet MakeAllowedSet(std::span<const int64_t> rowids) const;
   // true: scan the n_passing rows exactly (ExactSearch with the filter); false: filtered graph
   // search. Thresholds: config().filter_exact_max_rows / filter_exact_max_fraction.
   bool ExactWhenSelective(size_t n_passing) const;
+  bool ExactWhenSelectiveLocked(size_t n_passing) const;
   FilterStrategy ChooseFilterStrategy(size_t n_passing) const {
     return ExactWhenSelective(n_passing) ? FilterStrategy::kExact : FilterStrategy::kGraph;
   }
@@ -356,6 +393,7 @@ class HnswIndex {
   std::vector<int64_t> rowid_;
   std::vector<uint8_t> level_;
   std::vector<uint8_t> flags_;
+  AttributeTable attrs_;              // metadata columns, n_ rows when it has columns
   RowidMap map_;
   NodeId entry_ = kInvalidNode;
   int max_level_ = -1;

@@ -83,6 +83,7 @@ NodeId HnswIndex::AddSlot(int64_t rowid, int level) {
   rowid_.push_back(rowid);
   level_.push_back(static_cast<uint8_t>(level));
   flags_.push_back(0);
+  if (attrs_.columns() != 0) attrs_.Resize(n_ + 1);
   map_.Put(rowid, id);
   ++n_;
   return id;
@@ -193,6 +194,7 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
         RepairAround(id);
       } else {
         flags_[id] &= static_cast<uint8_t>(~kFlagTomb);  // revive the tombstone
+        attrs_.SetNull(id);
         ++live_;
       }
       ClearLinks(id);

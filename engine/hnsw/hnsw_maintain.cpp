@@ -92,6 +92,7 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
     level[ni] = level_[i];
     flags[ni] = flags_[i];
   }
+  attrs_.Compact(remap, nn);
   map_.Clear();
   map_.Reserve(nn);
   for (size_t i = 0; i < nn; ++i) map_.Put(rowid[i], static_cast<NodeId>(i));
@@ -562,6 +563,8 @@ void HnswIndex::StealState(HnswIndex& o) {
   level_ = std::move(o.level_);
   flags_ = std::move(o.flags_);
   map_ = std::move(o.map_);
+  attrs_.SetSchema(attrs_.schema());  // ids changed meaning: values NULL until set again
+  attrs_.Resize(n_);
   entry_ = o.entry_;
   max_level_ = o.max_level_;
   touched_.clear();

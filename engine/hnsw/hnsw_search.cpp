@@ -120,6 +120,10 @@ AllowedSet HnswIndex::MakeAllowedSet(std::span<const int64_t> rowids) const {
 
 bool HnswIndex::ExactWhenSelective(size_t n_passing) const {
   std::shared_lock lock(mu_);
+  return ExactWhenSelectiveLocked(n_passing);
+}
+
+bool HnswIndex::ExactWhenSelectiveLocked(size_t n_passing) const {
   const double n = static_cast<double>(n_passing), live = static_cast<double>(live_);
   if (n_passing <= cfg_.filter_exact_max_rows || n <= cfg_.filter_exact_max_fraction * live) return true;
   if (live_ == 0) return true;
@@ -264,6 +268,64 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     std::function<bool(NodeId)> pass = [&](NodeId v) { return filter(rowids[v]); };
     // Unknown passing count: any short answer falls back to the exact scan (which finds them all).
     return SearchImpl(q, k, ef, elig, SIZE_MAX, pass, stats);
+  });
+}
+
+StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> q, size_t k, size_t ef,
+                                                         const SearchFilter& filter, bool exact,
+                                                         SearchStats* stats) const {
+  VG_RETURN_IF_ERROR(CheckQuery(q));
+  return Guard([&]() -> StatusOr<std::vector<HnswHit>> {
+    std::shared_lock lock(mu_);
+    if (filter.allowed != nullptr) VG_RETURN_IF_ERROR(CheckAllowed(*filter.allowed));
+    auto compiled = attrs_.Compile(filter.terms);
+    if (!compiled.ok()) return compiled.status();
+    const AttrFilter& af = *compiled;
+    SearchStats local;
+    SearchStats& st = stats != nullptr ? *stats : local;
+    st = SearchStats{};
+    const AllowedSet* allowed = filter.allowed;
+    if (af.never() || (allowed != nullptr && allowed->count() == 0) || live_ == 0 || k == 0) {
+      st.counted = true;
+      st.strategy = FilterStrategy::kExact;
+      return std::vector<HnswHit>{};
+    }
+    const uint8_t* flags = flags_.data();
+    auto passes = [&af, allowed](NodeId v) { return (allowed == nullptr || allowed->Test(v)) && af.Pass(v); };
+    // Estimate the passing rows: count them on small indexes, sample a fixed stride on large ones
+    // (deterministic: the same index and filter always choose the same strategy).
+    size_t est = 0;
+    if (n_ <= kFilterCountNodes) {
+      for (size_t i = 0; i < n_; ++i) est += Live(static_cast<NodeId>(i)) && passes(static_cast<NodeId>(i));
+      st.counted = true;
+    } else {
+      const size_t stride = n_ / kFilterSampleNodes;
+      size_t live_seen = 0, pass_seen = 0;
+      for (size_t s = 0; s < kFilterSampleNodes; ++s) {
+        const NodeId v = static_cast<NodeId>(s * stride + stride / 2);
+        if (!Live(v)) continue;
+        ++live_seen;
+        pass_seen += passes(v);
+      }
+      st.sampled = static_cast<uint32_t>(live_seen);
+      est = live_seen == 0 ? live_ : static_cast<size_t>(std::llround(static_cast<double>(pass_seen) / live_seen * live_));
+    }
+    st.passing_estimate = est;
+    const float q_norm = static_cast<float>(Norm(q.data(), dim_));
+    std::function<bool(NodeId)> pass = passes;
+    if (exact || est == 0 || ExactWhenSelectiveLocked(est)) {
+      st.strategy = FilterStrategy::kExact;
+      st.exact = true;
+      return ExactLocked(q.data(), q_norm, k, &pass, nullptr);
+    }
+    st.strategy = FilterStrategy::kGraph;
+    auto elig = [flags, &passes](NodeId v) { return (flags[v] & kFlagTomb) == 0 && passes(v); };
+    // A counted estimate is exact; a sampled one is not, so any short walk falls back.
+    SearchStats walk;
+    auto r = SearchImpl(q, k, ef, elig, st.counted ? est : SIZE_MAX, pass, &walk);
+    st.distances = walk.distances;
+    st.exact = st.fallback = walk.exact;  // the walk was short: the exact scan answered
+    return r;
   });
 }
 

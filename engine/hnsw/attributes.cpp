@@ -1,0 +1,395 @@
+// engine/hnsw/attributes.cpp — metadata columns by node id and their compiled filters
+// (attributes.h has the rules).
+#include "engine/hnsw/attributes.h"
+
+#include <cmath>
+#include <limits>
+
+namespace vecgraph::hnsw {
+namespace {
+
+using Kind = AttrValue::Kind;
+constexpr int64_t kI64Min = std::numeric_limits<int64_t>::min();
+constexpr int64_t kI64Max = std::numeric_limits<int64_t>::max();
+constexpr double kTwo63 = 9223372036854775808.0;
+
+// Storage-class rank in SQLite's order: numbers < TEXT < BLOB.
+int ClassRank(Kind k) { return k == Kind::kInteger || k == Kind::kReal ? 1 : k == Kind::kText ? 2 : 3; }
+
+long double AsLong(const AttrValue& v) {
+  return v.kind == Kind::kInteger ? static_cast<long double>(v.i) : static_cast<long double>(v.r);
+}
+
+// The int64 rows a numeric comparison `x op v` accepts, as [lo, hi]; false when none.
+bool IntRange(AttrOp op, const AttrValue& v, int64_t* lo, int64_t* hi) {
+  *lo = kI64Min;
+  *hi = kI64Max;
+  if (v.kind == Kind::kInteger) {
+    const int64_t x = v.i;
+    switch (op) {
+      case AttrOp::kEq: *lo = *hi = x; return true;
+      case AttrOp::kLt:
+        if (x == kI64Min) return false;
+        *hi = x - 1;
+        return true;
+      case AttrOp::kLe: *hi = x; return true;
+      case AttrOp::kGt:
+        if (x == kI64Max) return false;
+        *lo = x + 1;
+        return true;
+      case AttrOp::kGe: *lo = x; return true;
+      default: return false;
+    }
+  }
+  const double r = v.r;  // REAL (never NaN: SQLite stores NaN as NULL)
+  const bool below = r < -kTwo63, above = r >= kTwo63;
+  switch (op) {
+    case AttrOp::kEq:
+      if (below || above || std::floor(r) != r) return false;
+      *lo = *hi = static_cast<int64_t>(r);
+      return true;
+    case AttrOp::kLt:
+    case AttrOp::kLe: {
+      if (above) return true;
+      if (below) return false;
+      const double c = op == AttrOp::kLt ? std::ceil(r) : std::floor(r);
+      int64_t h = static_cast<int64_t>(c);
+      if (op == AttrOp::kLt) {
+        if (h == kI64Min) return false;
+        h -= 1;
+      }
+      *hi = h;
+      return true;
+    }
+    case AttrOp::kGt:
+    case AttrOp::kGe: {
+      if (below) return true;
+      if (above) return false;
+      const double f = op == AttrOp::kGt ? std::floor(r) : std::ceil(r);
+      int64_t l = static_cast<int64_t>(f);
+      if (op == AttrOp::kGt) {
+        if (l == kI64Max) return false;
+        l += 1;
+      }
+      *lo = l;
+      return true;
+    }
+    default: return false;
+  }
+}
+
+}  // namespace
+
+const char* AttrTypeName(AttrType t) {
+  switch (t) {
+    case AttrType::kInteger: return "integer";
+    case AttrType::kReal: return "real";
+    case AttrType::kText: return "text";
+    case AttrType::kBoolean: return "boolean";
+  }
+  return "?";
+}
+
+bool AttrValue::operator==(const AttrValue& o) const {
+  if (kind != o.kind) return false;
+  switch (kind) {
+    case Kind::kNull: return true;
+    case Kind::kInteger: return i == o.i;
+    case Kind::kReal: return r == o.r || (std::isnan(r) && std::isnan(o.r));
+    default: return s == o.s;
+  }
+}
+
+int CompareValues(const AttrValue& a, const AttrValue& b) {
+  const int ra = ClassRank(a.kind), rb = ClassRank(b.kind);
+  if (ra != rb) return ra < rb ? -1 : 1;
+  if (ra == 1) {
+    if (a.kind == Kind::kInteger && b.kind == Kind::kInteger) return a.i < b.i ? -1 : a.i > b.i;
+    const long double x = AsLong(a), y = AsLong(b);  // exact for int64 and double
+    return x < y ? -1 : x > y;
+  }
+  int c = a.s.compare(b.s);
+  return c < 0 ? -1 : c > 0;
+}
+
+void AttributeTable::SetSchema(std::vector<AttrType> types) {
+  types_ = std::move(types);
+  cols_.assign(types_.size(), Column{});
+  for (size_t c = 0; c < types_.size(); ++c) cols_[c].type = types_[c];
+  strings_.clear();
+  string_ids_.clear();
+  const size_t n = rows_;
+  rows_ = 0;
+  Resize(n);
+}
+
+void AttributeTable::Resize(size_t n) {
+  for (Column& c : cols_) {
+    c.null.resize(n, 1);
+    switch (c.type) {
+      case AttrType::kInteger:
+      case AttrType::kBoolean: c.ints.resize(n, 0); break;
+      case AttrType::kReal: c.reals.resize(n, 0); break;
+      case AttrType::kText: c.texts.resize(n, 0); break;
+    }
+  }
+  rows_ = n;
+}
+
+void AttributeTable::Compact(const std::vector<NodeId>& remap, size_t nn) {
+  for (Column& c : cols_) {
+    for (size_t i = 0; i < rows_ && i < remap.size(); ++i) {
+      const NodeId to = remap[i];
+      if (to == kInvalidNode || to == i) continue;  // to ≤ i: ascending remap, safe in place
+      c.null[to] = c.null[i];
+      if (!c.ints.empty()) c.ints[to] = c.ints[i];
+      if (!c.reals.empty()) c.reals[to] = c.reals[i];
+      if (!c.texts.empty()) c.texts[to] = c.texts[i];
+    }
+  }
+  Resize(nn);
+}
+
+uint32_t AttributeTable::Intern(const std::string& s) {
+  auto it = string_ids_.find(s);
+  if (it != string_ids_.end()) return it->second;
+  const uint32_t id = static_cast<uint32_t>(strings_.size());
+  strings_.push_back(s);
+  string_ids_.emplace(s, id);
+  return id;
+}
+
+Status AttributeTable::Set(NodeId id, std::span<const AttrValue> row) {
+  if (id >= rows_) return Status::Internal("hnsw: attributes: node id out of range");
+  if (row.size() != cols_.size()) {
+    return Status::InvalidArgument(StrFormat("hnsw: attributes: %zu values for %zu columns", row.size(), cols_.size()));
+  }
+  for (size_t c = 0; c < cols_.size(); ++c) {
+    const AttrValue& v = row[c];
+    if (v.is_null()) continue;
+    const AttrType t = cols_[c].type;
+    const bool ok = ((t == AttrType::kInteger || t == AttrType::kBoolean) && v.kind == Kind::kInteger) ||
+                    (t == AttrType::kReal && v.kind == Kind::kReal) || (t == AttrType::kText && v.kind == Kind::kText);
+    if (!ok) {
+      return Status::InvalidArgument(StrFormat("hnsw: attributes: column %zu is %s, the value is not", c, AttrTypeName(t)));
+    }
+    if (t == AttrType::kBoolean && v.i != 0 && v.i != 1) {
+      return Status::InvalidArgument(StrFormat("hnsw: attributes: column %zu is boolean, the value is %lld", c,
+                                               static_cast<long long>(v.i)));
+    }
+    if (t == AttrType::kText && v.s.size() > kMaxTextBytes) {
+      return Status::InvalidArgument(StrFormat("hnsw: attributes: column %zu: text of %zu bytes (at most %zu)", c,
+                                               v.s.size(), kMaxTextBytes));
+    }
+  }
+  for (size_t c = 0; c < cols_.size(); ++c) {
+    Column& col = cols_[c];
+    const AttrValue& v = row[c];
+    col.null[id] = v.is_null() ? 1 : 0;
+    if (v.is_null()) continue;
+    switch (col.type) {
+      case AttrType::kInteger:
+      case AttrType::kBoolean: col.ints[id] = v.i; break;
+      case AttrType::kReal: col.reals[id] = v.r; break;
+      case AttrType::kText: col.texts[id] = Intern(v.s); break;
+    }
+  }
+  return Status::Ok();
+}
+
+void AttributeTable::SetNull(NodeId id) {
+  if (id >= rows_) return;
+  for (Column& c : cols_) c.null[id] = 1;
+}
+
+AttrValue AttributeTable::Get(NodeId id, uint32_t column) const {
+  if (id >= rows_ || column >= cols_.size()) return AttrValue::Null();
+  const Column& c = cols_[column];
+  if (c.null[id]) return AttrValue::Null();
+  switch (c.type) {
+    case AttrType::kInteger:
+    case AttrType::kBoolean: return AttrValue::Int(c.ints[id]);
+    case AttrType::kReal: return AttrValue::Real(c.reals[id]);
+    case AttrType::kText: return AttrValue::Text(strings_[c.texts[id]]);
+  }
+  return AttrValue::Null();
+}
+
+size_t AttributeTable::bytes() const {
+  size_t b = 0;
+  for (const Column& c : cols_) {
+    b += c.null.capacity() + c.ints.capacity() * sizeof(int64_t) + c.reals.capacity() * sizeof(double) +
+         c.texts.capacity() * sizeof(uint32_t);
+  }
+  for (const std::string& s : strings_) b += sizeof(std::string) + s.capacity() + 48;  // + the map's node
+  return b;
+}
+
+Status AttributeTable::CompileTerm(const AttrTerm& t, AttrFilter::Term* out, bool* never) const {
+  using TK = AttrFilter::Kind;
+  out->column = t.column;
+  const AttrType type = cols_[t.column].type;
+  const bool text_col = type == AttrType::kText, real_col = type == AttrType::kReal;
+  const int col_rank = text_col ? 2 : 1;
+  AttrOp op = t.op;
+  const AttrValue* v = t.values.empty() ? nullptr : &t.values[0];
+  // IS / IS NOT: NULL compares as a value.
+  if (op == AttrOp::kIs) {
+    if (v->is_null()) {
+      op = AttrOp::kIsNull;
+    } else {
+      op = AttrOp::kEq;
+    }
+  } else if (op == AttrOp::kIsNot) {
+    if (v->is_null()) {
+      op = AttrOp::kIsNotNull;
+    } else {
+      // NULL IS NOT 5 holds; otherwise it is !=.
+      out->null_result = true;
+      op = AttrOp::kNe;
+    }
+  }
+  if (op == AttrOp::kIsNull) {
+    out->kind = TK::kNone;
+    out->null_result = true;
+    return Status::Ok();
+  }
+  if (op == AttrOp::kIsNotNull) {
+    out->kind = TK::kAll;
+    out->null_result = false;
+    return Status::Ok();
+  }
+  auto set_const = [&](bool all) {
+    out->kind = all ? TK::kAll : TK::kNone;
+    out->negate = false;
+    if (!all && !out->null_result) *never = true;
+  };
+  if (op == AttrOp::kIn) {
+    std::vector<int64_t> iset;
+    std::vector<long double> rset;
+    std::vector<uint32_t> ids;
+    for (const AttrValue& m : t.values) {
+      if (m.is_null() || ClassRank(m.kind) != col_rank) continue;  // NULL or another class: never equal
+      if (text_col) {
+        auto it = string_ids_.find(m.s);
+        if (it != string_ids_.end()) ids.push_back(it->second);
+      } else if (real_col) {
+        rset.push_back(AsLong(m));
+      } else {
+        int64_t lo, hi;
+        if (IntRange(AttrOp::kEq, m, &lo, &hi)) iset.push_back(lo);
+      }
+    }
+    std::sort(iset.begin(), iset.end());
+    std::sort(rset.begin(), rset.end());
+    std::sort(ids.begin(), ids.end());
+    if (iset.empty() && rset.empty() && ids.empty()) {
+      set_const(false);
+      return Status::Ok();
+    }
+    out->kind = text_col ? TK::kTextIds : real_col ? TK::kRealSet : TK::kIntSet;
+    out->iset = std::move(iset);
+    out->rset = std::move(rset);
+    out->ids = std::move(ids);
+    return Status::Ok();
+  }
+  // =, !=, <, <=, >, >= against one value.
+  if (v->is_null()) {  // x op NULL is NULL: no row
+    out->null_result = false;
+    set_const(false);
+    return Status::Ok();
+  }
+  const int vr = ClassRank(v->kind);
+  if (vr != col_rank) {
+    // Different storage classes: the order of the classes decides for every non-NULL row.
+    const bool col_less = col_rank < vr;
+    bool all = false;
+    switch (op) {
+      case AttrOp::kEq: all = false; break;
+      case AttrOp::kNe: all = true; break;
+      case AttrOp::kLt:
+      case AttrOp::kLe: all = col_less; break;
+      case AttrOp::kGt:
+      case AttrOp::kGe: all = !col_less; break;
+      default: break;
+    }
+    set_const(all);
+    return Status::Ok();
+  }
+  const bool negate = op == AttrOp::kNe;
+  const AttrOp cmp = negate ? AttrOp::kEq : op;
+  out->negate = negate;
+  if (text_col) {
+    if (cmp == AttrOp::kEq) {
+      auto it = string_ids_.find(v->s);
+      if (it == string_ids_.end()) {
+        set_const(negate);  // no row has it: = matches none, != every non-NULL row
+        return Status::Ok();
+      }
+      out->kind = TK::kTextIds;
+      out->ids = {it->second};
+      return Status::Ok();
+    }
+    out->kind = TK::kTextRange;
+    if (cmp == AttrOp::kLt || cmp == AttrOp::kLe) {
+      out->has_shi = true;
+      out->shi = v->s;
+      out->shi_open = cmp == AttrOp::kLt;
+    } else {
+      out->has_slo = true;
+      out->slo = v->s;
+      out->slo_open = cmp == AttrOp::kGt;
+    }
+    return Status::Ok();
+  }
+  if (real_col) {
+    const long double x = AsLong(*v);
+    const long double inf = std::numeric_limits<long double>::infinity();
+    out->kind = TK::kRealRange;
+    out->rlo = -inf;
+    out->rhi = inf;
+    switch (cmp) {
+      case AttrOp::kEq: out->rlo = out->rhi = x; break;
+      case AttrOp::kLt: out->rhi = x, out->rhi_open = true; break;
+      case AttrOp::kLe: out->rhi = x; break;
+      case AttrOp::kGt: out->rlo = x, out->rlo_open = true; break;
+      case AttrOp::kGe: out->rlo = x; break;
+      default: break;
+    }
+    return Status::Ok();
+  }
+  int64_t lo, hi;
+  if (!IntRange(cmp, *v, &lo, &hi)) {
+    set_const(negate);
+    return Status::Ok();
+  }
+  out->kind = TK::kIntRange;
+  out->ilo = lo;
+  out->ihi = hi;
+  return Status::Ok();
+}
+
+StatusOr<AttrFilter> AttributeTable::Compile(std::span<const AttrTerm> terms) const {
+  AttrFilter f;
+  f.table_ = this;
+  for (const AttrTerm& t : terms) {
+    if (t.column >= cols_.size()) {
+      return Status::InvalidArgument(StrFormat("hnsw: filter: column %u out of range (%zu columns)", t.column, cols_.size()));
+    }
+    const bool needs_value = t.op != AttrOp::kIsNull && t.op != AttrOp::kIsNotNull && t.op != AttrOp::kIn;
+    if (needs_value && t.values.size() != 1) return Status::InvalidArgument("hnsw: filter: a comparison takes one value");
+    AttrFilter::Term term;
+    bool never = false;
+    VG_RETURN_IF_ERROR(CompileTerm(t, &term, &never));
+    if (never) {
+      f.never_ = true;
+      f.terms_.clear();
+      return f;
+    }
+    if (term.kind == AttrFilter::Kind::kAll && !term.negate && term.null_result) continue;  // holds for every row
+    f.terms_.push_back(std::move(term));
+  }
+  return f;
+}
+
+}  // namespace vecgraph::hnsw

@@ -1,0 +1,240 @@
+// Metadata columns and filtered k-NN in the engine (engine/hnsw/attributes.h,
+// HnswIndex::SearchFiltered): compiled filters agree with a plain reading of SQLite's comparison
+// rules, and a filtered search is never short and matches brute force over the passing rows.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "engine/hnsw/attributes.h"
+#include "engine/hnsw/hnsw.h"
+
+namespace vecgraph::hnsw {
+namespace {
+
+using V = AttrValue;
+
+// The reference: SQLite's rules written out plainly.
+bool RefTerm(const V& v, const AttrTerm& t) {
+  auto cmp = [&](const V& r) { return CompareValues(v, r); };
+  const V* r = t.values.empty() ? nullptr : &t.values[0];
+  switch (t.op) {
+    case AttrOp::kIsNull: return v.is_null();
+    case AttrOp::kIsNotNull: return !v.is_null();
+    case AttrOp::kIs: return (v.is_null() && r->is_null()) || (!v.is_null() && !r->is_null() && cmp(*r) == 0);
+    case AttrOp::kIsNot: return !((v.is_null() && r->is_null()) || (!v.is_null() && !r->is_null() && cmp(*r) == 0));
+    case AttrOp::kIn:
+      if (v.is_null()) return false;
+      for (const V& m : t.values)
+        if (!m.is_null() && cmp(m) == 0) return true;
+      return false;
+    default: break;
+  }
+  if (v.is_null() || r->is_null()) return false;
+  const int c = cmp(*r);
+  switch (t.op) {
+    case AttrOp::kEq: return c == 0;
+    case AttrOp::kNe: return c != 0;
+    case AttrOp::kLt: return c < 0;
+    case AttrOp::kLe: return c <= 0;
+    case AttrOp::kGt: return c > 0;
+    case AttrOp::kGe: return c >= 0;
+    default: return false;
+  }
+}
+
+std::vector<V> Probes() {
+  const int64_t mn = std::numeric_limits<int64_t>::min(), mx = std::numeric_limits<int64_t>::max();
+  return {V::Null(),      V::Int(0),          V::Int(1),        V::Int(-1),        V::Int(2),
+          V::Int(mn),     V::Int(mx),         V::Real(0.5),     V::Real(1.0),      V::Real(-1.5),
+          V::Real(2.5),   V::Real(9223372036854775808.0),       V::Real(-9223372036854775808.0),
+          V::Real(1e300), V::Real(-INFINITY), V::Real(INFINITY), V::Real(-0.0),    V::Text(""),
+          V::Text("a"),   V::Text("b"),       V::Text("ab"),    V::Text("1"),      V::Blob(""),
+          V::Blob("a")};
+}
+
+TEST(HnswFilter, CompiledTermsAgreeWithSqliteRules) {
+  // One column of each type; rows hold values of that type (and NULL).
+  std::vector<AttrType> types = {AttrType::kInteger, AttrType::kReal, AttrType::kText, AttrType::kBoolean};
+  std::vector<std::vector<V>> rows_by_col = {
+      {V::Null(), V::Int(0), V::Int(1), V::Int(-1), V::Int(2), V::Int(std::numeric_limits<int64_t>::min()),
+       V::Int(std::numeric_limits<int64_t>::max()), V::Int(3)},
+      {V::Null(), V::Real(0), V::Real(1), V::Real(-1.5), V::Real(2.5), V::Real(INFINITY), V::Real(-INFINITY),
+       V::Real(9223372036854775807.0)},
+      {V::Null(), V::Text(""), V::Text("a"), V::Text("b"), V::Text("ab"), V::Text("1"), V::Text("B"), V::Text("a")},
+      {V::Null(), V::Int(0), V::Int(1), V::Int(1), V::Int(0), V::Null(), V::Int(1), V::Int(0)},
+  };
+  const size_t n = rows_by_col[0].size();
+  AttributeTable t;
+  t.SetSchema(types);
+  t.Resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<V> row;
+    for (size_t c = 0; c < types.size(); ++c) row.push_back(rows_by_col[c][i]);
+    ASSERT_TRUE(t.Set(static_cast<NodeId>(i), row).ok());
+  }
+  const std::vector<V> probes = Probes();
+  const AttrOp ops[] = {AttrOp::kEq, AttrOp::kNe, AttrOp::kLt, AttrOp::kLe, AttrOp::kGt,
+                        AttrOp::kGe, AttrOp::kIs, AttrOp::kIsNot, AttrOp::kIsNull, AttrOp::kIsNotNull};
+  size_t checked = 0;
+  for (uint32_t c = 0; c < types.size(); ++c) {
+    for (AttrOp op : ops) {
+      for (const V& p : probes) {
+        AttrTerm term{c, op, {}};
+        if (op != AttrOp::kIsNull && op != AttrOp::kIsNotNull) term.values = {p};
+        auto f = t.Compile(std::span<const AttrTerm>(&term, 1));
+        ASSERT_TRUE(f.ok()) << f.status().message();
+        for (size_t i = 0; i < n; ++i) {
+          const V v = t.Get(static_cast<NodeId>(i), c);
+          ASSERT_EQ(f->Pass(static_cast<NodeId>(i)), RefTerm(v, term))
+              << "column " << c << " op " << int(op) << " row " << i << " probe kind " << int(p.kind) << " i=" << p.i
+              << " r=" << p.r << " s=" << p.s;
+          ++checked;
+        }
+      }
+    }
+    // IN lists: every pair of probes, plus one with NULL.
+    for (size_t a = 0; a < probes.size(); ++a) {
+      for (size_t b = a; b < probes.size(); b += 3) {
+        AttrTerm term{c, AttrOp::kIn, {probes[a], probes[b], V::Null()}};
+        auto f = t.Compile(std::span<const AttrTerm>(&term, 1));
+        ASSERT_TRUE(f.ok());
+        for (size_t i = 0; i < n; ++i) {
+          ASSERT_EQ(f->Pass(static_cast<NodeId>(i)), RefTerm(t.Get(static_cast<NodeId>(i), c), term));
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 5000u);
+  // Empty IN, contradictory ranges.
+  AttrTerm empty_in{0, AttrOp::kIn, {}};
+  EXPECT_TRUE(t.Compile(std::span<const AttrTerm>(&empty_in, 1))->never());
+  std::vector<AttrTerm> contra = {{0, AttrOp::kLt, {V::Int(2)}}, {0, AttrOp::kGt, {V::Int(3)}}};
+  auto f = t.Compile(contra);
+  for (size_t i = 0; i < n; ++i) EXPECT_FALSE(f->Pass(static_cast<NodeId>(i)));
+}
+
+TEST(HnswFilter, SetRejectsValuesOfAnotherClass) {
+  AttributeTable t;
+  t.SetSchema({AttrType::kInteger, AttrType::kBoolean});
+  t.Resize(1);
+  EXPECT_FALSE(t.Set(0, std::vector<V>{V::Real(1.5), V::Null()}).ok());
+  EXPECT_FALSE(t.Set(0, std::vector<V>{V::Int(1), V::Int(2)}).ok());
+  EXPECT_FALSE(t.Set(0, std::vector<V>{V::Int(1)}).ok());
+  EXPECT_TRUE(t.Set(0, std::vector<V>{V::Int(1), V::Int(1)}).ok());
+}
+
+std::vector<HnswHit> Brute(const std::vector<float>& data, size_t dim, const std::vector<int64_t>& rowids,
+                           const std::vector<bool>& pass, const float* q, size_t k) {
+  std::vector<HnswHit> all;
+  for (size_t i = 0; i < rowids.size(); ++i) {
+    if (!pass[i]) continue;
+    double d = 0;
+    for (size_t j = 0; j < dim; ++j) {
+      double x = data[i * dim + j] - q[j];
+      d += x * x;
+    }
+    all.push_back({rowids[i], static_cast<float>(std::sqrt(d))});
+  }
+  std::sort(all.begin(), all.end(), [](const HnswHit& a, const HnswHit& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.rowid < b.rowid);
+  });
+  if (all.size() > k) all.resize(k);
+  return all;
+}
+
+// Never short, at every selectivity from one row to all, on both strategies; recall against
+// brute force over the passing rows.
+TEST(HnswFilter, SearchFilteredIsNeverShortAndFindsTheNearestPassingRows) {
+  const size_t n = 6000, dim = 16, k = 10;
+  HnswConfig cfg;
+  cfg.dim = dim;
+  cfg.metric = Metric::kL2;
+  cfg.M = 12;
+  cfg.ef_construction = 100;
+  auto idx = HnswIndex::Create(cfg);
+  ASSERT_TRUE(idx.ok());
+  std::mt19937 rng(7);
+  std::normal_distribution<float> g;
+  std::vector<float> data(n * dim);
+  for (float& x : data) x = g(rng);
+  std::vector<int64_t> rowids(n);
+  for (size_t i = 0; i < n; ++i) rowids[i] = static_cast<int64_t>(i) * 3 + 1;
+  ASSERT_TRUE((*idx)->InsertBatch(rowids, data.data()).ok());
+  (*idx)->SetAttributeSchema({AttrType::kInteger, AttrType::kText});
+  // bucket: i % 10000 (selectivity by range), tag: every 7th row 'x', NULL every 11th.
+  std::vector<int64_t> bucket(n);
+  for (size_t i = 0; i < n; ++i) {
+    bucket[i] = static_cast<int64_t>((i * 7919) % 10000);
+    V tag = i % 11 == 0 ? V::Null() : V::Text(i % 7 == 0 ? "x" : "y");
+    ASSERT_TRUE((*idx)->SetAttributes(rowids[i], std::vector<V>{V::Int(bucket[i]), tag}).ok());
+  }
+  double recall_sum = 0;
+  size_t recall_n = 0;
+  for (int64_t limit : {1, 2, 5, 9, 10, 11, 30, 100, 600, 1000, 3000, 6000, 10000}) {
+    for (int qi = 0; qi < 5; ++qi) {
+      std::vector<float> q(dim);
+      for (float& x : q) x = g(rng);
+      std::vector<AttrTerm> terms = {{0, AttrOp::kLt, {V::Int(limit)}}};
+      std::vector<bool> pass(n);
+      size_t passing = 0;
+      for (size_t i = 0; i < n; ++i) passing += pass[i] = bucket[i] < limit;
+      SearchStats st;
+      auto hits = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr}, false, &st);
+      ASSERT_TRUE(hits.ok()) << hits.status().message();
+      ASSERT_EQ(hits->size(), std::min(k, passing)) << "limit " << limit;
+      for (const HnswHit& h : *hits) ASSERT_LT(bucket[static_cast<size_t>((h.rowid - 1) / 3)], limit);
+      auto exact = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr}, true, nullptr);
+      ASSERT_TRUE(exact.ok());
+      auto ref = Brute(data, dim, rowids, pass, q.data(), k);
+      ASSERT_EQ(exact->size(), ref.size());
+      for (size_t i = 0; i < ref.size(); ++i) ASSERT_EQ((*exact)[i].rowid, ref[i].rowid);
+      size_t found = 0;
+      for (const HnswHit& h : *hits)
+        for (const HnswHit& r : ref) found += h.rowid == r.rowid;
+      recall_sum += ref.empty() ? 1.0 : static_cast<double>(found) / ref.size();
+      ++recall_n;
+    }
+  }
+  EXPECT_GE(recall_sum / recall_n, 0.95);
+  // NULLs and text: tag IS NULL, tag = 'x', tag != 'x' (NULL never passes !=).
+  std::vector<float> q(dim, 0.1f);
+  struct Case {
+    AttrTerm term;
+    std::function<bool(size_t)> ref;
+  };
+  std::vector<Case> cases = {
+      {{1, AttrOp::kIsNull, {}}, [](size_t i) { return i % 11 == 0; }},
+      {{1, AttrOp::kEq, {V::Text("x")}}, [](size_t i) { return i % 11 != 0 && i % 7 == 0; }},
+      {{1, AttrOp::kNe, {V::Text("x")}}, [](size_t i) { return i % 11 != 0 && i % 7 != 0; }},
+      {{1, AttrOp::kIsNot, {V::Text("x")}}, [](size_t i) { return i % 11 == 0 || i % 7 != 0; }},
+  };
+  for (const Case& c : cases) {
+    std::vector<bool> pass(n);
+    for (size_t i = 0; i < n; ++i) pass[i] = c.ref(i);
+    auto hits = (*idx)->SearchFiltered(q, 50, 0, SearchFilter{std::span<const AttrTerm>(&c.term, 1), nullptr});
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 50u);
+    for (const HnswHit& h : *hits) ASSERT_TRUE(c.ref(static_cast<size_t>((h.rowid - 1) / 3)));
+  }
+  // Attributes follow their rows through deletes and Optimize (ids are compacted).
+  for (size_t i = 0; i < n; i += 2) ASSERT_TRUE((*idx)->Delete(rowids[i]).ok());
+  ASSERT_TRUE((*idx)->Optimize().ok());
+  for (size_t i = 1; i < n; i += 2) {
+    auto v = (*idx)->Attribute(rowids[i], 0);
+    ASSERT_TRUE(v.ok());
+    ASSERT_EQ(v->i, bucket[i]);
+  }
+  std::vector<AttrTerm> terms = {{0, AttrOp::kLt, {V::Int(100)}}};
+  auto hits = (*idx)->SearchFiltered(q, 1000, 0, SearchFilter{terms, nullptr});
+  ASSERT_TRUE(hits.ok());
+  size_t want = 0;
+  for (size_t i = 1; i < n; i += 2) want += bucket[i] < 100;
+  EXPECT_EQ(hits->size(), want);
+}
+
+}  // namespace
+}  // namespace vecgraph::hnsw
