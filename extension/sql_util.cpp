@@ -14,6 +14,7 @@ int StatusToSqlite(const Status& s) {
     case StatusCode::kResourceExhausted: return SQLITE_NOMEM;
     case StatusCode::kUnavailable: return SQLITE_ERROR;
     case StatusCode::kInternal: return SQLITE_INTERNAL;
+    case StatusCode::kCancelled: return SQLITE_INTERRUPT;
   }
   return SQLITE_ERROR;
 }

@@ -22,7 +22,7 @@ namespace vecgraph::sql {
 
 // The SQLite result code for s: its detail() when it came from SQLite, else by code
 // (InvalidArgument → SQLITE_ERROR, Corruption → SQLITE_CORRUPT, ResourceExhausted → SQLITE_NOMEM,
-// Internal → SQLITE_INTERNAL).
+// Internal → SQLITE_INTERNAL, Cancelled → SQLITE_INTERRUPT).
 int StatusToSqlite(const Status& s);
 
 // A failed SQLite call as a Status: "<what>: <sqlite3_errmsg>", code from rc (SQLITE_CORRUPT and

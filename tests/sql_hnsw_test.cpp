@@ -362,8 +362,6 @@ TEST_F(Hnsw, BadInput) {
   Case cases[] = {
       {"SELECT rowid FROM idx WHERE vector MATCH '[1, 2]' AND k = 3",
        "hnsw_knn: dimension mismatch: index 'idx' has dim=3, the MATCH query has 2"},
-      {"SELECT rowid FROM idx WHERE vector MATCH '[1, 2, 3]'",
-       "hnsw_knn: a k-NN query needs k: add AND k = 10 (the number of neighbours)"},
       {"SELECT rowid FROM idx WHERE vector MATCH '[1, 2, 3]' AND k = 0", "hnsw_knn: k: expected an integer >= 1, found integer 0"},
       {"SELECT rowid FROM idx WHERE vector MATCH '[1, 2, 3]' AND k = 'x'", "hnsw_knn: k: expected an integer >= 1, found text 'x'"},
       {"SELECT rowid FROM idx WHERE vector MATCH '[1, 2, 3]' AND k = 2 AND ef = 0",
@@ -377,7 +375,7 @@ TEST_F(Hnsw, BadInput) {
       {"INSERT INTO idx(rowid, vector) VALUES (2, NULL)", "hnsw_knn: column vector must not be NULL"},
       {"INSERT INTO idx(rowid, vector, k) VALUES (2, '[1, 2, 3]', 5)",
        "hnsw_knn: column k cannot be written (it is a query parameter)"},
-      {"INSERT INTO idx(idx) VALUES ('vacuum')", "hnsw_knn: unknown command 'vacuum' (expected 'optimize')"},
+      {"INSERT INTO idx(idx) VALUES ('vacuum')", "hnsw_knn: unknown command 'vacuum' (expected 'optimize' or 'ef_search=N')"},
       {"SELECT vecgraph_check('docs')", "vecgraph_check: argument 1 (index): 'docs' is not an hnsw_knn table"},
       {"SELECT * FROM hnsw_knn_batch('idx', 'nope', 'e', 3)",
        "hnsw_knn_batch: argument 2 (query_table): no such table: 'nope'"},

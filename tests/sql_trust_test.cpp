@@ -174,9 +174,12 @@ TEST_F(Trust, FilteredKnnIsNeverShort) {
   EXPECT_EQ(Column("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND k = 3 AND rowid != 1 AND rowid IS NOT 2"), "3,4,5");
   // A rowid condition the search cannot take is an error, not a short answer.
   EXPECT_EQ(Error("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND k = 3 AND rowid LIKE '1%'"),
-            "hnsw_knn: a k-NN query can filter rowid with =, IN, <, <=, >, >=, !=, IS and IS NOT only (another condition "
-            "on rowid would be applied after the search and could leave fewer than k rows); filter in a subquery "
-            "instead: rowid IN (SELECT ...)");
+            "hnsw_knn: a k-NN query with k = N cannot apply rowid LIKE inside the search (SQLite would apply it to the "
+            "N rows found, which could leave fewer than N): write ORDER BY distance LIMIT N instead of k = N (SQLite "
+            "then filters a complete distance-ordered scan), or filter in a subquery: rowid IN (SELECT ...)");
+  // Without k, SQLite applies it to the complete distance-ordered stream: never short.
+  EXPECT_EQ(Column("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND rowid LIKE '1%' ORDER BY distance LIMIT 3"),
+            "1,10,11");
   EXPECT_EQ(Column("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND k = 3 AND rowid IN "
                    "(SELECT rowid FROM ix WHERE rowid LIKE '1%')"),
             "1,10,11");
@@ -517,7 +520,8 @@ TEST_F(Trust, CheckReadsEveryColumnAndReadsNeverReturnGarbage) {
   Exec("BEGIN");
   Exec("UPDATE ix_info SET value = 'one' WHERE key = 'format'");
   EXPECT_EQ(Value("SELECT vecgraph_check('ix')"),
-            "hnsw_knn: index 'ix': ix_info: storage format is text 'one', this build reads format 1");
+            "hnsw_knn: index 'ix': ix_info: storage format is text 'one', expected format 1 for a table without "
+            "declared columns");
   Exec("ROLLBACK");
   Exec("BEGIN");
   Exec("UPDATE ix_info SET value = 'junk' WHERE key = 'header'");

@@ -20,6 +20,7 @@ enum class StatusCode : unsigned char {
   kResourceExhausted,  // out of memory, host or device (SQLITE_NOMEM / fallback)
   kUnavailable,        // a device is absent or unusable (fallback to CPU)
   kInternal,           // an invariant failed (SQLITE_INTERNAL)
+  kCancelled,          // the caller asked to stop (hnsw BuildControl; SQLITE_INTERRUPT)
 };
 
 class [[nodiscard]] Status {
@@ -33,6 +34,7 @@ class [[nodiscard]] Status {
   static Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

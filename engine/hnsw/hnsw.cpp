@@ -246,6 +246,22 @@ size_t HnswIndex::MemoryBytes() const {
   return b;
 }
 
+HnswIndex::MemoryParts HnswIndex::MemoryByPart() const {
+  std::shared_lock lock(mu_);
+  MemoryParts p;
+  p.vectors = vecs_.bytes();
+  p.codes = codes_.bytes() + scales_.bytes();
+  p.graph = links0_.bytes() + upper_.capacity() * sizeof(uint32_t) + upper_off_.capacity() * sizeof(uint32_t) +
+            rowid_.capacity() * sizeof(int64_t) + level_.capacity() + flags_.capacity() + map_.bytes();
+  p.attributes = attrs_.bytes();
+  return p;
+}
+
+int HnswIndex::MaxLevel() const {
+  std::shared_lock lock(mu_);
+  return entry_ != kInvalidNode ? max_level_ : -1;
+}
+
 HnswCounters HnswIndex::Counters() const {
   std::shared_lock lock(mu_);
   HnswCounters c;

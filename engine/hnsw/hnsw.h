@@ -53,6 +53,7 @@
 #include "engine/common/status.h"
 #include "engine/hnsw/aligned_buffer.h"
 #include "engine/hnsw/attributes.h"
+#include "engine/hnsw/build_control.h"
 #include "engine/hnsw/hnsw_codes.h"
 #include "engine/hnsw/hnsw_config.h"
 #include "engine/hnsw/hnsw_format.h"
@@ -180,7 +181,9 @@ class HnswIndex {
   // the given order; deterministic for a given call sequence (a bulk insert of N rows and N single
   // inserts give different, each deterministic, graphs). Nothing is inserted if any row is
   // invalid or (without upsert) already present, or if a rowid repeats within the call.
-  Status InsertBatch(std::span<const int64_t> rowids, const float* vectors, bool upsert = false);
+  // control (optional): progress and cancellation (build_control.h; kCancelled: drop the index).
+  Status InsertBatch(std::span<const int64_t> rowids, const float* vectors, bool upsert = false,
+                     BuildControl* control = nullptr);
   // InvalidArgument if rowid is not present (live).
   Status Delete(int64_t rowid);
   // Purges tombstones (after re-linking their live in-neighbours), compacts ids and reconnects
@@ -267,6 +270,13 @@ class HnswIndex {
   // Inconsistencies in human-readable form; empty when the index is consistent.
   std::vector<std::string> Check(const CheckOptions& options = {}) const;
   size_t MemoryBytes() const;
+  // MemoryBytes by part: float vectors, links (both levels, rowid map, per-node arrays), search
+  // codes, metadata columns.
+  struct MemoryParts {
+    size_t vectors = 0, graph = 0, codes = 0, attributes = 0;
+  };
+  MemoryParts MemoryByPart() const;
+  int MaxLevel() const;  // -1 when empty
   std::vector<int64_t> Rowids() const;  // live rows, ascending
   // Links per level as rowids; InvalidArgument if unknown.
   StatusOr<std::vector<std::vector<int64_t>>> Neighbors(int64_t rowid) const;
@@ -357,8 +367,8 @@ class HnswIndex {
   Status CheckAllowed(const AllowedSet& s) const;
 
   // Build (hnsw_build.cpp).
-  Status InsertLocked(std::span<const int64_t> rowids, const float* vectors, bool upsert);
-  void InsertChunk(const std::vector<NodeId>& members);
+  Status InsertLocked(std::span<const int64_t> rowids, const float* vectors, bool upsert, BuildControl* ctl);
+  bool InsertChunk(const std::vector<NodeId>& members, BuildControl* ctl = nullptr);  // false: cancelled
   NodeId AddSlot(int64_t rowid, int level);
   void RepairAround(NodeId d);
   void ClearLinks(NodeId id);

@@ -18,7 +18,16 @@
 //   4. (sequential) dirty marks, entry point: a member whose level exceeds the current maximum
 //      becomes the entry point (in member order).
 // Nothing depends on the thread count or on scheduling; ties are broken by rowid.
+//
+// Cancellation (build_control.h): with a BuildControl, steps 1 and 3 (the long ones: about 5 and
+// 5 ms per batch at 128 dimensions on 2 cores, growing with dim) run in rounds, each one
+// ParallelFor over consecutive members / groups sized from the previous round's time to take
+// about kPollInterval; the calling thread polls `cancelled` between rounds and after each batch.
+// A member's step 1 reads only the graph as of step 0 and the vectors of earlier members, and a
+// step-3 group writes only its own list, so the split changes nothing in the result. On cancel
+// the batch stops where it is (members may be slots without links): the caller drops the index.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "engine/hnsw/hnsw_internal.h"
@@ -57,12 +66,17 @@ Status HnswIndex::Upsert(int64_t rowid, std::span<const float> vec) {
   return InsertBatch({&rowid, 1}, vec.data(), true);
 }
 
-Status HnswIndex::InsertBatch(std::span<const int64_t> rowids, const float* vectors, bool upsert) {
+Status HnswIndex::InsertBatch(std::span<const int64_t> rowids, const float* vectors, bool upsert,
+                              BuildControl* control) {
+  if (control != nullptr) {
+    control->total.store(rowids.size(), std::memory_order_relaxed);
+    control->built.store(0, std::memory_order_relaxed);
+  }
   if (rowids.empty()) return Status::Ok();
   if (vectors == nullptr) return Status::InvalidArgument("hnsw: insert: null vectors");
   return Guard([&] {
     std::unique_lock lock(mu_);
-    return InsertLocked(rowids, vectors, upsert);
+    return InsertLocked(rowids, vectors, upsert, control);
   });
 }
 
@@ -142,10 +156,18 @@ void HnswIndex::RepairAround(NodeId d) {
   }
 }
 
-Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vectors, bool upsert) {
+Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vectors, bool upsert,
+                               BuildControl* ctl) {
   const size_t n = rowids.size();
+  const bool pollable = ctl != nullptr && ctl->cancelled;
+  auto cancelled = [&] {
+    return Status::Cancelled(StrFormat("hnsw: insert cancelled after %llu of %zu rows",
+                                       static_cast<unsigned long long>(ctl->built.load()), n));
+  };
   // Validate everything first: a failing call changes nothing.
   for (size_t i = 0; i < n; ++i) {
+    // Validation of a large call reads every element (about 100 MB at 65536 × 384): poll.
+    if (pollable && i % 4096 == 4095 && ctl->cancelled()) return cancelled();
     Status st = CheckFinite({vectors + i * dim_, dim_});
     if (!st.ok()) {
       return Status::InvalidArgument(StrFormat("hnsw: rowid %lld: ", static_cast<long long>(rowids[i])) +
@@ -181,6 +203,8 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
   upper_off_.reserve(n_ + fresh);
   map_.Reserve(n_ + fresh);
 
+  if (pollable && ctl->cancelled()) return cancelled();  // nothing changed yet
+
   std::vector<float> stored(dim_);
   std::vector<NodeId> members;
   members.reserve(std::min(n, kBuildBatchSize));
@@ -208,17 +232,50 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
     Touch(id);
     ++n_inserts_;
     members.push_back(id);
-    if (members.size() == kBuildBatchSize) {
-      InsertChunk(members);
+    if (members.size() == kBuildBatchSize || i + 1 == n) {
+      if (!InsertChunk(members, ctl)) return cancelled();
       members.clear();
+      if (ctl != nullptr) ctl->built.store(i + 1, std::memory_order_relaxed);
+      if (pollable && i + 1 < n && ctl->cancelled()) return cancelled();
     }
   }
-  if (!members.empty()) InsertChunk(members);
+  if (!members.empty()) {  // the last rows were identical upserts (skipped): their batch is done
+    if (!InsertChunk(members, ctl)) return cancelled();
+  }
+  if (ctl != nullptr) ctl->built.store(n, std::memory_order_relaxed);
   return Status::Ok();
 }
 
-void HnswIndex::InsertChunk(const std::vector<NodeId>& members) {
+bool HnswIndex::InsertChunk(const std::vector<NodeId>& members, BuildControl* ctl) {
   const size_t B = members.size();
+  // ParallelFor(n, grain, fn), or with a control: in rounds sized from the previous round's time
+  // to take about kPollInterval (the first, one grain per thread, times the items), polling
+  // between them. false: cancelled.
+  const bool pollable = ctl != nullptr && ctl->cancelled;
+  auto rounds = [&](size_t n, size_t grain, bool poll_after_last, const auto& fn) {
+    if (!pollable) {
+      ParallelFor(n, grain, fn);
+      return true;
+    }
+    using Clock = std::chrono::steady_clock;
+    const double target = std::chrono::duration<double>(BuildControl::kPollInterval).count();
+    const size_t threads =
+        static_cast<size_t>(std::max(1, (cpu_ != nullptr ? *cpu_ : exec::Executor::Global().cpu()).threads()));
+    const size_t min_round = threads * grain;
+    size_t r = min_round;
+    for (size_t done = 0; done < n;) {
+      const size_t end = std::min(n, done + r);
+      const Clock::time_point t0 = Clock::now();
+      ParallelFor(end - done, grain, [&](size_t b, size_t e) { fn(done + b, done + e); });
+      const double per_item = std::chrono::duration<double>(Clock::now() - t0).count() / static_cast<double>(end - done);
+      const size_t left = n - end;
+      const double fit = per_item > 0 ? target / per_item : static_cast<double>(left);
+      r = std::max(min_round, fit >= static_cast<double>(left) ? left : static_cast<size_t>(fit));
+      done = end;
+      if ((done < n || poll_after_last) && ctl->cancelled()) return false;
+    }
+    return true;
+  };
   if (entry_ != kInvalidNode && (flags_[entry_] & kFlagInBatch) != 0) {
     entry_ = PickEntry([this](NodeId v) { return (flags_[v] & kFlagInBatch) != 0; });
     max_level_ = entry_ != kInvalidNode ? level_[entry_] : -1;
@@ -231,7 +288,7 @@ void HnswIndex::InsertChunk(const std::vector<NodeId>& members) {
   std::vector<std::vector<std::vector<Cand>>> fwd(B);  // [member][level] selected links
   const uint8_t* flags = flags_.data();
   auto elig = [flags](NodeId v) { return (flags[v] & (kFlagTomb | kFlagInBatch)) == 0; };
-  ParallelFor(B, 1, [&](size_t b, size_t e) {
+  auto search = [&](size_t b, size_t e) {
     ContextLease ctx(this);
     for (size_t i = b; i < e; ++i) {
       const NodeId id = members[i];
@@ -269,7 +326,8 @@ void HnswIndex::InsertChunk(const std::vector<NodeId>& members) {
         SelectNeighbors(merged, m_, &fwd[i][static_cast<size_t>(l)], &ctx->pruned);
       }
     }
-  });
+  };
+  if (!rounds(B, 1, /*poll_after_last=*/true, search)) return false;
 
   // Step 2: write the members' own links.
   struct Req {
@@ -300,7 +358,8 @@ void HnswIndex::InsertChunk(const std::vector<NodeId>& members) {
   starts.push_back(reqs.size());
   const size_t G = starts.size() - 1;
   std::vector<uint8_t> changed(G, 0);
-  ParallelFor(G, 16, [&](size_t gb, size_t ge) {
+  // Without poll after the last round: InsertLocked polls after the batch.
+  const bool linked = rounds(G, 16, /*poll_after_last=*/false, [&](size_t gb, size_t ge) {
     std::vector<Cand> cands, sel, pruned;
     std::vector<NodeId> news, old;
     for (size_t g = gb; g < ge; ++g) {
@@ -334,6 +393,7 @@ void HnswIndex::InsertChunk(const std::vector<NodeId>& members) {
       changed[g] = same ? 0 : 1;
     }
   });
+  if (!linked) return false;
 
   // Step 4: dirty marks, entry point, batch flags.
   for (size_t g = 0; g < G; ++g)
@@ -346,6 +406,7 @@ void HnswIndex::InsertChunk(const std::vector<NodeId>& members) {
     flags_[id] &= static_cast<uint8_t>(~kFlagInBatch);
   }
   header_dirty_ = true;
+  return true;
 }
 
 Status HnswIndex::Delete(int64_t rowid) {

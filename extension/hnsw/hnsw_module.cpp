@@ -1,41 +1,59 @@
-// extension/hnsw/hnsw_module.cpp — the hnsw_knn virtual table: a persistent, transactional HNSW index.
+// extension/hnsw/hnsw_module.cpp — the hnsw_knn virtual table: a persistent, transactional HNSW
+// vector table.
 //
-//   CREATE VIRTUAL TABLE docs_idx USING hnsw_knn(dim=768, metric=cosine, m=16,
-//                                                ef_construction=200, ef_search=64);
-//   INSERT INTO docs_idx(rowid, vector) SELECT id, emb FROM docs;          -- bulk: built in parallel
-//   SELECT rowid, distance FROM docs_idx WHERE vector MATCH :q AND k = 10; -- k-NN, ordered by distance
-//     [AND ef = 200] [AND exact = 1] [AND rowid IN (SELECT id FROM docs WHERE ...)] [AND rowid > 100]
-//   SELECT rowid, vector FROM docs_idx [WHERE rowid = ?];                   -- like a table
-//   INSERT INTO docs_idx(docs_idx) VALUES ('optimize');                    -- purge deletes, repair
-//   SELECT vecgraph_check('docs_idx');                                      -- 'ok' or the problems
-//   SELECT * FROM hnsw_knn_batch('docs_idx', 'queries', 'embedding', 10);  -- hnsw_batch.cpp
+//   CREATE VIRTUAL TABLE docs USING hnsw_knn(embedding float[768] distance_metric=cosine,
+//       category integer, lang text, user_id integer partition key, +body text, m=16);
+//   INSERT INTO docs(rowid, embedding, category, lang, user_id, body) SELECT ...;  -- bulk: built in parallel
+//   SELECT rowid, body, distance FROM docs
+//    WHERE embedding MATCH :q AND k = 10 AND category IN (1, 3) AND lang = 'en';  -- filtered in the search
+//   SELECT rowid, distance FROM docs WHERE embedding MATCH :q ORDER BY distance LIMIT 10;
+//   SELECT rowid, distance FROM docs WHERE embedding MATCH :q AND k = 50 AND distance < 0.35;
+//     [AND ef = 200] [AND exact = 1] [AND rowid IN (SELECT ...)] [AND rowid > 100]
+//   SELECT rowid, embedding, category FROM docs [WHERE rowid = ?];             -- like a table
+//   INSERT INTO docs(docs) VALUES ('optimize');                                -- purge deletes, repair
+//   INSERT INTO docs(docs) VALUES ('ef_search=128');                           -- persisted setting
+//   SELECT vecgraph_check('docs'), vecgraph_index_info('docs');
+//   SELECT * FROM hnsw_knn_batch('docs', 'queries', 'embedding', 10);          -- hnsw_batch.cpp
+// The 0.1 form hnsw_knn(dim=768, metric=cosine) has one column named `vector` (hnsw_options.h).
 //
-// Columns: vector (BLOB); hidden: distance, k, ef, exact, and a command column named after the
-// table (as FTS5 does) for 'optimize'. Storage and the in-memory cache: hnsw_vtab.h and
-// hnsw_storage.cpp. INSERTs are buffered and built in parallel (deterministically,
-// engine/hnsw/hnsw.h) before the next read, write, savepoint or commit of this table.
+// Columns: 0 the vector (BLOB), 1..n the declared ones, then hidden distance, k, ef, exact and a
+// command column named after the table (as FTS5 does). Storage and the in-memory cache:
+// hnsw_vtab.h and hnsw_storage.cpp. INSERTs are buffered and built in parallel
+// (deterministically, engine/hnsw/hnsw.h) before the next read, write, savepoint or commit.
 //
 // xConnect runs no SQL: it declares the table and nothing else; the header and format row are
 // read at first use. (SQL run from xConnect executes while SQLite is parsing the schema, and after
 // failed CREATE VIRTUAL TABLE statements inside a transaction it failed with SQLITE_SCHEMA on
 // every statement of the connection.)
 //
-// xBestIndex encoding: idxNum = 1 for a k-NN plan (MATCH on vector), 0 for a scan, 2 for a query
+// xBestIndex encoding. idxNum: 0 a scan, 1 a k-NN query (MATCH on the vector column), 2 a query
 // that is an error (idxStr: the message; xBestIndex never fails, so that a plan SQLite only
-// considers cannot fail the statement); otherwise idxStr lists
-// the argv order, one letter per constraint: 'M' MATCH query, 'K' k, 'E' ef, 'X' exact, and the
-// rowid constraints '=' EQ, 'I' IN (all values at once via sqlite3_vtab_in), '>' GT, 'G' GE,
-// '<' LT, 'L' LE, '!' NE, 's' IS, 'n' IS NOT. Both plans read the rowid constraints with one
-// parser (rowid_bounds.h: SQLite's comparison rules) and consume all of them; a k-NN plan takes
-// them into the search (filter first, then the k nearest), so SQLite never filters its k rows
-// afterwards, which could leave fewer than k. A k-NN plan is refused (SQLITE_CONSTRAINT, SQLite
-// tries another order) while one of its constraints is not usable yet; a query whose k-NN needs a
-// rowid constraint the search cannot take (LIKE, GLOB, a function) is an error. Conditions SQLite
-// does not hand to xBestIndex at all (an OR of rowid terms, an expression on rowid) are applied by
-// SQLite to the k rows found (docs/reference.md says so).
+// considers cannot fail the statement). Otherwise idxStr lists the argv order, one token per
+// constraint, separated by ',':
+//   'M' the MATCH query, 'K' k, 'E' ef, 'X' exact, 'L' LIMIT, 'O' OFFSET;
+//   'R' + op: rowid (op '=' EQ, 'I' IN with all values at once via sqlite3_vtab_in, '>' GT,
+//       'G' GE, '<' LT, 'L' LE, '!' NE, 's' IS, 'n' IS NOT);
+//   'C' + column number + op: a metadata or partition column (ops as for rowid, plus 'N' IS NULL
+//       and 'U' IS NOT NULL);
+//   'D' + op: distance ('>' '<' 'G' 'L').
+// A k-NN plan consumes every constraint it can apply inside the search (rowid: rowid_bounds.h;
+// metadata: engine/hnsw/attributes.h, both with SQLite's comparison rules; distance bounds), so
+// SQLite never filters its k rows afterwards. What it cannot apply (LIKE, GLOB, a function, a
+// non-BINARY collation, an auxiliary column, distance = x) is a "residual" that SQLite applies:
+//   - with k = N that could leave fewer than N rows: the query is an error naming the condition
+//     and the rewrite (ORDER BY distance LIMIT N);
+//   - without k, LIMIT is consumed only when nothing is residual and the order is ORDER BY
+//     distance (or none); otherwise the search returns every passing row in distance order (an
+//     exact scan) and SQLite filters, sorts and limits that, so the answer is never short.
+// Conditions SQLite never hands to xBestIndex (an OR across columns, an expression) keep LIMIT
+// from reaching the table at all, so they also get the complete distance-ordered stream; with
+// k = N they are applied to the N rows found (docs/reference.md says so). A k-NN plan is refused
+// (SQLITE_CONSTRAINT, SQLite tries another order) while one of its constraints is not usable yet.
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -53,8 +71,7 @@
 namespace vecgraph::sql {
 namespace {
 
-enum Column { kColVector = 0, kColDistance, kColK, kColEf, kColExact, kColCommand };
-const char* const kColumnNames[] = {"vector", "distance", "k", "ef", "exact"};
+constexpr int kColVector = 0;
 // xBestIndex's idxNum: a scan, a k-NN search, or a query that is an error (idxStr: the message).
 enum Plan { kPlanScan = 0, kPlanKnn = 1, kPlanError = 2 };
 
@@ -73,6 +90,16 @@ struct HnswCursor {
   std::vector<int64_t> excluded;  // ascending
   bool eof = true;
   int64_t rowid = 0;
+  // The declared columns of the current row (format 2), read once per row.
+  bool cols_valid = false;
+  int64_t cols_rowid = 0;
+  std::vector<sqlite3_value*> cols;
+  void FreeCols() {
+    for (sqlite3_value* v : cols) sqlite3_value_free(v);
+    cols.clear();
+    cols_valid = false;
+  }
+  ~HnswCursor() { FreeCols(); }
 };
 
 int Fail(HnswVtab* vt, const Status& st) {
@@ -95,23 +122,19 @@ int Init(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3_vtab
   vt->object_id = next_object_id++;
   vt->schema = argv[1];
   vt->name = argv[2];
-  if (create) {
-    // xConnect does not parse them again: the persisted header is the truth there, and a table
-    // created by an older release with arguments this one rejects must still open (and DROP).
-    Status st = ParseHnswOptions(argc, argv, &vt->config);
-    if (!st.ok()) {
-      *pz_err = SqliteStrdup(st.message());
-      return SQLITE_ERROR;
-    }
+  // xConnect reads the columns only: the persisted header is the truth for the options, and a
+  // table created by an older release with options this one rejects must still open (and DROP).
+  Status st = create ? ParseHnswArguments(argc, argv, &vt->config, &vt->decl)
+                     : ParseHnswSchema(argc, argv, &vt->decl, &vt->declared_dim);
+  if (!st.ok()) {
+    *pz_err = SqliteStrdup(st.message());
+    return SQLITE_ERROR;
   }
-  int rc = sqlite3_declare_vtab(
-      db, Q("CREATE TABLE x(vector BLOB, distance REAL HIDDEN, k INTEGER HIDDEN, ef INTEGER HIDDEN, "
-            "exact INTEGER HIDDEN, \"%w\" HIDDEN)",
-            vt->name, "")
-              .c_str());
+  if (create) vt->declared_dim = vt->decl.legacy ? 0 : vt->config.dim;
+  int rc = sqlite3_declare_vtab(db, vt->decl.DeclareSql(vt->name).c_str());
   if (rc != SQLITE_OK) return rc;
   if (create) {
-    Status st = CreateStorage(vt.get());
+    st = CreateStorage(vt.get());
     if (!st.ok()) {
       *pz_err = SqliteStrdup(st.message());
       return StatusToSqlite(st);
@@ -175,7 +198,8 @@ int HnswRename(sqlite3_vtab* v, const char* new_name) {
 }
 
 int HnswShadowName(const char* suffix) {
-  return sqlite3_stricmp(suffix, "info") == 0 || sqlite3_stricmp(suffix, "nodes") == 0;
+  return sqlite3_stricmp(suffix, "info") == 0 || sqlite3_stricmp(suffix, "nodes") == 0 ||
+         sqlite3_stricmp(suffix, "rows") == 0;
 }
 
 // ---- planning --------------------------------------------------------------------------------
@@ -209,97 +233,188 @@ unsigned char RowidOp(char code) {
   }
 }
 
-bool IsLimitOrOffset(unsigned char op) {
-  return op == SQLITE_INDEX_CONSTRAINT_LIMIT || op == SQLITE_INDEX_CONSTRAINT_OFFSET;
+char AttrCode(unsigned char op) {
+  if (op == SQLITE_INDEX_CONSTRAINT_ISNULL) return 'N';
+  if (op == SQLITE_INDEX_CONSTRAINT_ISNOTNULL) return 'U';
+  return RowidCode(op);
+}
+
+hnsw::AttrOp AttrOpOf(char code) {
+  switch (code) {
+    case '=': return hnsw::AttrOp::kEq;
+    case 'I': return hnsw::AttrOp::kIn;
+    case '>': return hnsw::AttrOp::kGt;
+    case 'G': return hnsw::AttrOp::kGe;
+    case '<': return hnsw::AttrOp::kLt;
+    case 'L': return hnsw::AttrOp::kLe;
+    case '!': return hnsw::AttrOp::kNe;
+    case 's': return hnsw::AttrOp::kIs;
+    case 'n': return hnsw::AttrOp::kIsNot;
+    case 'N': return hnsw::AttrOp::kIsNull;
+    default: return hnsw::AttrOp::kIsNotNull;
+  }
+}
+
+const char* OpText(unsigned char op) {
+  switch (op) {
+    case SQLITE_INDEX_CONSTRAINT_LIKE: return "LIKE";
+    case SQLITE_INDEX_CONSTRAINT_GLOB: return "GLOB";
+    case SQLITE_INDEX_CONSTRAINT_REGEXP: return "REGEXP";
+    case SQLITE_INDEX_CONSTRAINT_MATCH: return "MATCH";
+    case SQLITE_INDEX_CONSTRAINT_EQ: return "=";
+    case SQLITE_INDEX_CONSTRAINT_NE: return "!=";
+    case SQLITE_INDEX_CONSTRAINT_IS: return "IS";
+    case SQLITE_INDEX_CONSTRAINT_ISNOT: return "IS NOT";
+    case SQLITE_INDEX_CONSTRAINT_ISNULL: return "IS NULL";
+    case SQLITE_INDEX_CONSTRAINT_ISNOTNULL: return "IS NOT NULL";
+    default: return op >= SQLITE_INDEX_CONSTRAINT_FUNCTION ? "a function" : "this operator";
+  }
 }
 
 int DeferredError(sqlite3_index_info* info, const std::string& message) {
   return DeferredPlanError(info, kPlanError, message);
 }
 
-int HnswBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
+int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
+  HnswVtab* vt = Vt(v);
   try {
-    int match = -1;
+    const HnswSchema& d = vt->decl;
+    const int col_k = d.ColK(), col_ef = d.ColEf(), col_exact = d.ColExact(), col_dist = d.ColDistance();
+    const char* const param_names[3] = {"k", "ef", "exact"};
+    int match = -1, limit = -1, offset = -1;
     bool match_unusable = false;
     std::vector<int> params[3];  // constraints on k, ef, exact
-    bool params_unusable = false;
+    bool unusable = false;       // a constraint the search takes is not usable yet
     std::vector<std::pair<int, char>> rowid_cons;  // (constraint index, code)
-    bool rowid_unusable = false, rowid_unsupported = false;
+    std::vector<std::pair<int, std::string>> attr_cons, dist_cons;
+    std::string residual;  // the first condition SQLite would apply itself, for messages
+    auto add_residual = [&](const std::string& what) {
+      if (residual.empty()) residual = what;
+    };
     for (int i = 0; i < info->nConstraint; ++i) {
       const auto& c = info->aConstraint[i];
-      if (IsLimitOrOffset(c.op)) continue;
-      if (c.iColumn == kColVector && c.op == SQLITE_INDEX_CONSTRAINT_MATCH) {
+      if (c.op == SQLITE_INDEX_CONSTRAINT_LIMIT) {
+        if (c.usable) limit = i;
+        continue;
+      }
+      if (c.op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
+        if (c.usable) offset = i;
+        continue;
+      }
+      const int col = c.iColumn;
+      if (col == kColVector && c.op == SQLITE_INDEX_CONSTRAINT_MATCH) {
         if (!c.usable) {
           match_unusable = true;
           continue;
         }
-        if (match >= 0) return DeferredError(info, "hnsw_knn: a query takes one MATCH constraint on vector (found two)");
+        if (match >= 0) {
+          return DeferredError(info, StrFormat("hnsw_knn: a query takes one MATCH constraint on %s (found two)",
+                                               d.vector_name.c_str()));
+        }
         match = i;
-      } else if (c.iColumn == kColK || c.iColumn == kColEf || c.iColumn == kColExact) {
-        const char* name = kColumnNames[c.iColumn];
+      } else if (col == col_k || col == col_ef || col == col_exact) {
+        const char* name = param_names[col - col_k];
         if (c.op != SQLITE_INDEX_CONSTRAINT_EQ || sqlite3_vtab_in(info, i, -1)) {
           return DeferredError(info, StrFormat("hnsw_knn: %s takes one value: write %s = N", name, name));
         }
-        if (!c.usable) params_unusable = true;
-        else params[c.iColumn - kColK].push_back(i);
-      } else if (c.iColumn == -1) {
+        if (!c.usable) unusable = true;
+        else params[col - col_k].push_back(i);
+      } else if (col == -1) {
         if (RowidCode(c.op) == 0) {
-          rowid_unsupported = true;
+          add_residual(StrFormat("rowid %s", OpText(c.op)));
         } else if (!c.usable) {
-          rowid_unusable = true;
+          unusable = true;
         } else {
           rowid_cons.push_back({i, RowidCode(c.op)});
         }
+      } else if (const HnswColumnDef* uc = d.User(col)) {
+        const char code = AttrCode(c.op);
+        const char* coll = sqlite3_vtab_collation(info, i);
+        if (uc->kind == HnswColumnKind::kAux) {
+          add_residual(StrFormat("auxiliary column %s", uc->name.c_str()));
+        } else if (code == 0) {
+          add_residual(StrFormat("%s %s", uc->name.c_str(), OpText(c.op)));
+        } else if (uc->type == hnsw::AttrType::kText && coll != nullptr && sqlite3_stricmp(coll, "BINARY") != 0) {
+          add_residual(StrFormat("%s with COLLATE %s", uc->name.c_str(), coll));
+        } else if (!c.usable) {
+          unusable = true;
+        } else {
+          attr_cons.push_back({i, "C" + std::to_string(col) + code});
+        }
+      } else if (col == col_dist) {
+        const char code = RowidCode(c.op);
+        if (code == '>' || code == 'G' || code == '<' || code == 'L') {
+          if (!c.usable) unusable = true;
+          else dist_cons.push_back({i, std::string("D") + code});
+        } else {
+          add_residual(StrFormat("distance %s", OpText(c.op)));
+        }
+      } else {
+        add_residual(col == kColVector ? StrFormat("%s %s", d.vector_name.c_str(), OpText(c.op)) : "a condition");
       }
     }
     if (match < 0 && match_unusable) return SQLITE_CONSTRAINT;  // a plan with the query bound exists
-    const bool has_params = params_unusable || !params[0].empty() || !params[1].empty() || !params[2].empty();
+    const bool has_params = !params[0].empty() || !params[1].empty() || !params[2].empty();
     if (match < 0 && has_params) {
-      return DeferredError(info, "hnsw_knn: k, ef and exact are parameters of a k-NN query: add a MATCH constraint "
-                                 "(WHERE vector MATCH :query AND k = 10)");
+      return DeferredError(info, StrFormat("hnsw_knn: k, ef and exact are parameters of a k-NN query: add a MATCH "
+                                           "constraint (WHERE %s MATCH :query AND k = 10)",
+                                           d.vector_name.c_str()));
     }
     std::string codes;
     int argv_index = 0;
-    auto use = [&](int i, char code) {
+    auto use = [&](int i, const std::string& code, bool omit = true) {
       info->aConstraintUsage[i].argvIndex = ++argv_index;
-      info->aConstraintUsage[i].omit = 1;
-      codes.push_back(code);
+      info->aConstraintUsage[i].omit = omit ? 1 : 0;
+      if (!codes.empty()) codes.push_back(',');
+      codes += code;
     };
-    auto use_rowid = [&](int i, char code) {
-      if (code == '=' && sqlite3_vtab_in(info, i, 1)) code = 'I';  // rowid IN (...): all values at once
-      use(i, code);
+    // = with IN (...) on the right: all values at once.
+    auto in_code = [&](int i, std::string code) {
+      if (code.back() == '=' && sqlite3_vtab_in(info, i, 1)) code.back() = 'I';
       return code;
     };
     if (match >= 0) {
-      // Every rowid constraint goes into the search: one SQLite applied afterwards would cut
-      // the k rows short.
-      if (rowid_unusable || params_unusable) return SQLITE_CONSTRAINT;  // wait for a plan that binds them
-      if (rowid_unsupported) {
-        return DeferredError(info, "hnsw_knn: a k-NN query can filter rowid with =, IN, <, <=, >, >=, !=, IS and IS NOT "
-                                   "only (another condition on rowid would be applied after the search and could leave "
-                                   "fewer than k rows); filter in a subquery instead: rowid IN (SELECT ...)");
+      if (unusable) return SQLITE_CONSTRAINT;  // wait for a plan that binds them
+      const bool has_k = !params[0].empty();
+      if (has_k && !residual.empty()) {
+        return DeferredError(info, StrFormat("hnsw_knn: a k-NN query with k = N cannot apply %s inside the search (SQLite "
+                                             "would apply it to the N rows found, which could leave fewer than N): write "
+                                             "ORDER BY distance LIMIT N instead of k = N (SQLite then filters a complete "
+                                             "distance-ordered scan), or filter in a subquery: rowid IN (SELECT ...)",
+                                             residual.c_str()));
       }
-      use(match, 'M');
-      const char param_codes[3] = {'K', 'E', 'X'};
+      use(match, "M");
+      const char* param_codes[3] = {"K", "E", "X"};
       for (int p = 0; p < 3; ++p) {
         for (int i : params[p]) use(i, param_codes[p]);
       }
-      for (auto [i, code] : rowid_cons) use_rowid(i, code);
+      for (auto [i, code] : rowid_cons) use(i, in_code(i, std::string("R") + code));
+      for (auto& [i, code] : attr_cons) use(i, in_code(i, code));
+      for (auto& [i, code] : dist_cons) use(i, code);
+      bool ordered = false;
+      if (info->nOrderBy >= 1 && info->aOrderBy[0].iColumn == col_dist && !info->aOrderBy[0].desc) {
+        ordered = info->nOrderBy == 1 || (info->nOrderBy == 2 && info->aOrderBy[1].iColumn == -1 && !info->aOrderBy[1].desc);
+      }
+      if (ordered) info->orderByConsumed = 1;
+      // LIMIT as k: only when SQLite applies nothing after us and the order is ours.
+      if (!has_k && limit >= 0 && residual.empty() && (info->nOrderBy == 0 || ordered)) {
+        use(limit, "L", /*omit=*/false);
+        if (offset >= 0) use(offset, "O", /*omit=*/true);
+      }
       // Cheaper than any scan plan: SQLite also prices an OR of rowid terms as a union of scans,
       // which cannot run the search (each branch sees rowid and k, never the MATCH).
       info->idxNum = kPlanKnn;
       info->estimatedCost = 1.0;
       info->estimatedRows = 10;
-      if (info->nOrderBy == 1 && info->aOrderBy[0].iColumn == kColDistance && !info->aOrderBy[0].desc) {
-        info->orderByConsumed = 1;
-      }
     } else {
-      // Like a table: rowid lookups and ranges (unusable ones are left to SQLite).
+      // Like a table: rowid lookups and ranges (unusable ones and every other condition are left
+      // to SQLite).
       bool have_eq = false, have_in = false;
       for (auto [i, code] : rowid_cons) {
-        const char used = use_rowid(i, code);
-        have_eq = have_eq || used == '=' || used == 's';
-        have_in = have_in || used == 'I';
+        const std::string used = in_code(i, std::string("R") + code);
+        use(i, used);
+        have_eq = have_eq || used == "R=" || used == "Rs";
+        have_in = have_in || used == "RI";
       }
       info->idxNum = kPlanScan;
       info->estimatedCost = have_eq ? 2.0 : have_in ? 10.0 : (rowid_cons.empty() ? 1e6 : 1e4);
@@ -383,18 +498,66 @@ int ScanStep(HnswVtab* vt, HnswCursor* c) {
   }
 }
 
-// Reads the k-NN parameters and rowid constraints of argv (in idxStr order).
+// The constraints of argv, read in idxStr order (the tokens of the xBestIndex encoding).
 struct KnnArgs {
   sqlite3_value* query = nullptr;
-  bool have_k = false, have_ef = false;
-  int64_t k = 0, ef = 0, exact = 0;
+  bool have_k = false, have_ef = false, have_limit = false;
+  int64_t k = 0, ef = 0, exact = 0, limit = -1, offset = 0;
   RowidBounds bounds;
+  std::vector<hnsw::AttrTerm> terms;
+  // distance bounds: lo/hi with open flags; none = no row can pass
+  double dlo = -INFINITY, dhi = INFINITY;
+  bool dlo_open = false, dhi_open = false, dnone = false, dbounded = false;
+  bool DistanceOk(double d) const {
+    return !dnone && (dlo_open ? d > dlo : d >= dlo) && (dhi_open ? d < dhi : d <= dhi);
+  }
 };
 
-Status ReadKnnArgs(const std::string& codes, int argc, sqlite3_value** argv, KnnArgs* a) {
-  for (int i = 0; i < argc && i < static_cast<int>(codes.size()); ++i) {
+std::vector<std::string> SplitCodes(const std::string& codes) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  while (b <= codes.size() && !codes.empty()) {
+    size_t e = codes.find(',', b);
+    if (e == std::string::npos) e = codes.size();
+    out.push_back(codes.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
+
+// `distance op v`: v gets numeric affinity (distance is REAL); numbers are less than TEXT and
+// BLOB; NULL passes no row.
+void AddDistanceBound(KnnArgs* a, char op, sqlite3_value* v) {
+  a->dbounded = true;
+  NumericValue nv(v);
+  const bool upper = op == '<' || op == 'L';
+  if (nv.type() == SQLITE_NULL) {
+    a->dnone = true;
+    return;
+  }
+  if (nv.type() == SQLITE_TEXT || nv.type() == SQLITE_BLOB) {
+    if (!upper) a->dnone = true;  // distance > 'abc': no number is
+    return;                       // distance < 'abc': every number is
+  }
+  const double x = nv.type() == SQLITE_INTEGER ? static_cast<double>(sqlite3_value_int64(nv.value()))
+                                               : sqlite3_value_double(nv.value());
+  const bool open = op == '<' || op == '>';
+  if (upper) {
+    if (x < a->dhi || (x == a->dhi && open)) {
+      a->dhi = x;
+      a->dhi_open = open;
+    }
+  } else if (x > a->dlo || (x == a->dlo && open)) {
+    a->dlo = x;
+    a->dlo_open = open;
+  }
+}
+
+Status ReadKnnArgs(const HnswVtab* vt, const std::string& codes, int argc, sqlite3_value** argv, KnnArgs* a) {
+  const std::vector<std::string> tokens = SplitCodes(codes);
+  for (int i = 0; i < argc && i < static_cast<int>(tokens.size()); ++i) {
     sqlite3_value* v = argv[i];
-    const char code = codes[static_cast<size_t>(i)];
+    const std::string& tok = tokens[static_cast<size_t>(i)];
     auto param = [&](const char* name, int64_t lo, int64_t hi, bool* have, int64_t* out) -> Status {
       int64_t x = 0;
       Status st = ReadIntegral(v, lo, hi, &x);
@@ -408,29 +571,64 @@ Status ReadKnnArgs(const std::string& codes, int argc, sqlite3_value** argv, Knn
       return Status::Ok();
     };
     bool have_exact = false;
-    switch (code) {
+    switch (tok[0]) {
       case 'M': a->query = v; break;
       case 'K': VG_RETURN_IF_ERROR(param("k", 1, INT64_MAX, &a->have_k, &a->k)); break;
       case 'E': VG_RETURN_IF_ERROR(param("ef", 1, hnsw::kMaxEf, &a->have_ef, &a->ef)); break;
       case 'X': VG_RETURN_IF_ERROR(param("exact", 0, 1, &have_exact, &a->exact)); break;
-      case 'I': {
-        int rc = a->bounds.AddIn(v);
-        if (rc != SQLITE_OK) return Status(StatusCode::kInternal, "hnsw_knn: reading the rowid IN list").WithDetail(rc);
+      case 'L':
+        // SQLite's LIMIT: a negative one means no limit (SQLite checked that it is an integer).
+        a->have_limit = true;
+        a->limit = sqlite3_value_int64(v);
+        break;
+      case 'O': a->offset = std::max<int64_t>(0, sqlite3_value_int64(v)); break;
+      case 'R': {
+        const char op = tok[1];
+        if (op == 'I') {
+          int rc = a->bounds.AddIn(v);
+          if (rc != SQLITE_OK) return Status(StatusCode::kInternal, "hnsw_knn: reading the rowid IN list").WithDetail(rc);
+        } else if (RowidOp(op) != 0) {
+          a->bounds.Add(RowidOp(op), v);
+        }
         break;
       }
-      default:
-        if (RowidOp(code) != 0) a->bounds.Add(RowidOp(code), v);
+      case 'D': AddDistanceBound(a, tok[1], v); break;
+      case 'C': {
+        const int col = std::atoi(tok.c_str() + 1);
+        const char op = tok.back();
+        const HnswColumnDef* uc = vt->decl.User(col);
+        if (uc == nullptr || uc->attr < 0) return Status::Internal("hnsw_knn: bad plan (column " + tok + ")");
+        hnsw::AttrTerm term;
+        term.column = static_cast<uint32_t>(uc->attr);
+        term.op = AttrOpOf(op);
+        if (op == 'I') {
+          sqlite3_value* x = nullptr;
+          int rc = sqlite3_vtab_in_first(v, &x);
+          while (rc == SQLITE_OK && x != nullptr) {
+            term.values.push_back(ConstraintValue(*uc, x));
+            rc = sqlite3_vtab_in_next(v, &x);
+          }
+          if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+            return Status(StatusCode::kInternal, "hnsw_knn: reading an IN list").WithDetail(rc);
+          }
+        } else if (op != 'N' && op != 'U') {
+          term.values.push_back(ConstraintValue(*uc, v));
+        }
+        a->terms.push_back(std::move(term));
         break;
+      }
+      default: break;
     }
   }
   return Status::Ok();
 }
 
+const char* StrategyName(hnsw::FilterStrategy s) { return s == hnsw::FilterStrategy::kExact ? "exact" : "graph"; }
+
 int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, sqlite3_value** argv) {
   KnnArgs a;
-  Status st = ReadKnnArgs(codes, argc, argv, &a);
+  Status st = ReadKnnArgs(vt, codes, argc, argv, &a);
   if (!st.ok()) return Fail(vt, st);
-  if (!a.have_k) return Fail(vt, "hnsw_knn: a k-NN query needs k: add AND k = 10 (the number of neighbours)");
   c->k = a.k;
   c->ef = a.ef;
   c->exact = a.exact;
@@ -448,15 +646,29 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
                               vt->name.c_str(), vt->config.dim, q.dims(), hint.c_str()));
   }
   hnsw::HnswIndex& idx = *vt->index;
-  if (a.bounds.empty() || idx.size() == 0) return SQLITE_OK;
-  // More than the live rows cannot be returned: cap k there (an answer with every row is whole).
-  const size_t k = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(a.k), idx.size()));
-  const size_t ef = static_cast<size_t>(a.ef);
-  StatusOr<std::vector<hnsw::HnswHit>> hits = std::vector<hnsw::HnswHit>{};
-  if (a.bounds.unbounded()) {
-    hits = c->exact ? idx.ExactSearch(q.view(), k) : idx.Search(q.view(), k, ef);
+  const uint64_t live = idx.size();
+  // How many rows the answer needs: k; else LIMIT + OFFSET (a negative LIMIT is none); else every
+  // passing row (a MATCH whose LIMIT SQLite keeps, or a range query on distance).
+  uint64_t want = live;
+  std::string source;
+  if (a.have_k) {
+    want = static_cast<uint64_t>(a.k);
+    source = "k";
+  } else if (a.have_limit && a.limit >= 0) {
+    want = static_cast<uint64_t>(a.limit) + static_cast<uint64_t>(a.offset);
+    source = "LIMIT";
   } else {
-    // Filtered: the passing rowids as an allowed set; exact over them when selective.
+    source = "all";
+  }
+  if (a.bounds.empty() || a.dnone || live == 0 || want == 0) {
+    vt->last_query = "{\"strategy\":\"none\",\"reason\":\"no row can pass the conditions\"}";
+    return SQLITE_OK;
+  }
+  const size_t ef = static_cast<size_t>(a.ef);
+  const bool filtered = !a.terms.empty() || !a.bounds.unbounded();
+  hnsw::AllowedSet allowed;
+  if (!a.bounds.unbounded()) {
+    // The passing rowids as an allowed set.
     std::vector<int64_t> passing;
     if (a.bounds.points()) {
       passing = *a.bounds.points();
@@ -470,24 +682,78 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
         if (!std::binary_search(ex.begin(), ex.end(), *it)) passing.push_back(*it);
       }
     }
-    hnsw::AllowedSet allowed = idx.MakeAllowedSet(passing);
-    if (allowed.count() == 0) {
-      hits = std::vector<hnsw::HnswHit>{};
-    } else if (c->exact || idx.ExactWhenSelective(allowed.count())) {
-      hits = idx.ExactSearch(q.view(), k, allowed);
-    } else {
-      hits = idx.Search(q.view(), k, ef, allowed);
-    }
+    allowed = idx.MakeAllowedSet(passing);
   }
-  if (!hits.ok()) return Fail(vt, hits.status().WithPrefix("hnsw_knn: "));
-  c->hits = std::move(*hits);
+  hnsw::SearchStats stats;
+  auto search = [&](size_t kk) -> StatusOr<std::vector<hnsw::HnswHit>> {
+    if (filtered) {
+      return idx.SearchFiltered(q.view(), kk, ef, hnsw::SearchFilter{a.terms, a.bounds.unbounded() ? nullptr : &allowed},
+                                c->exact != 0 || source == "all", &stats);
+    }
+    stats = hnsw::SearchStats{};
+    stats.strategy = c->exact || source == "all" ? hnsw::FilterStrategy::kExact : hnsw::FilterStrategy::kGraph;
+    return c->exact || source == "all" ? idx.ExactSearch(q.view(), kk) : idx.Search(q.view(), kk, ef, &stats);
+  };
+  // More than the live rows cannot be returned: cap there (an answer with every row is whole).
+  size_t kk = static_cast<size_t>(std::min<uint64_t>(want, live));
+  StatusOr<std::vector<hnsw::HnswHit>> hits = std::vector<hnsw::HnswHit>{};
+  size_t rounds = 0;
+  for (;;) {
+    hits = search(kk);
+    if (!hits.ok()) return Fail(vt, hits.status().WithPrefix("hnsw_knn: "));
+    ++rounds;
+    if (!a.dbounded) break;
+    // Distance bounds: an upper bound only cuts the nearest rows; a lower bound may need more of
+    // them — search again for 4× as many until enough are beyond it or every passing row is in.
+    size_t in_bounds = 0;
+    for (const hnsw::HnswHit& h : *hits) in_bounds += a.DistanceOk(h.distance);
+    const bool exhausted = hits->size() < kk || kk >= live;
+    const bool beyond_hi = !hits->empty() && !(a.dhi_open ? hits->back().distance < a.dhi : hits->back().distance <= a.dhi);
+    if (in_bounds >= want || exhausted || beyond_hi) break;
+    kk = static_cast<size_t>(std::min<uint64_t>(live, static_cast<uint64_t>(kk) * 4));
+  }
+  std::vector<hnsw::HnswHit> out;
+  out.reserve(hits->size());
+  for (const hnsw::HnswHit& h : *hits) {
+    if (a.dbounded && !a.DistanceOk(h.distance)) continue;
+    out.push_back(h);
+    if (out.size() >= want) break;
+  }
+  // OFFSET consumed (omit): skip its rows here.
+  if (source == "LIMIT" && a.offset > 0) {
+    const size_t skip = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(a.offset), out.size()));
+    out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(skip));
+  }
+  std::string reason;
+  if (source == "all") {
+    reason = "no k and no LIMIT reached the index (none given, or SQLite applies a condition or an order after the "
+             "search): exact scan of every passing row in distance order";
+  } else if (c->exact) {
+    reason = "exact = 1";
+  } else if (!filtered) {
+    reason = "unfiltered graph walk";
+  } else if (stats.fallback) {
+    reason = "the filtered walk found fewer than k passing rows: exact scan of the passing rows";
+  } else if (stats.strategy == hnsw::FilterStrategy::kExact) {
+    reason = "few rows pass the filter: exact scan of the passing rows (cheaper than a filtered walk)";
+  } else {
+    reason = "filtered graph walk (enough rows pass for the walk to find k of them)";
+  }
+  vt->last_query = StrFormat(
+      "{\"strategy\":\"%s\",\"reason\":\"%s\",\"rows_wanted\":%llu,\"from\":\"%s\",\"filtered\":%s,"
+      "\"passing_estimate\":%llu,\"passing_counted\":%s,\"sampled\":%u,\"fallback\":%s,\"searches\":%zu,\"rows\":%zu}",
+      StrategyName(stats.strategy), reason.c_str(), static_cast<unsigned long long>(want), source.c_str(),
+      filtered ? "true" : "false", static_cast<unsigned long long>(filtered ? stats.passing_estimate : live),
+      (!filtered || stats.counted) ? "true" : "false", stats.sampled, stats.fallback ? "true" : "false", rounds,
+      out.size());
+  c->hits = std::move(out);
   c->pos = 0;
   return SQLITE_OK;
 }
 
 int ScanFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, sqlite3_value** argv) {
   KnnArgs a;
-  Status st = ReadKnnArgs(codes, argc, argv, &a);
+  Status st = ReadKnnArgs(vt, codes, argc, argv, &a);
   if (st.ok()) st = Flush(vt);
   if (st.ok()) st = EnsureConfig(vt);
   if (!st.ok()) return Fail(vt, st);
@@ -523,6 +789,7 @@ int HnswFilter(sqlite3_vtab_cursor* cur, int idx_num, const char* idx_str, int a
     c->points.clear();
     c->next_point = 0;
     c->excluded.clear();
+    c->FreeCols();
     c->eof = true;
     std::string codes = idx_str ? idx_str : "";
     if (idx_num == kPlanError) return Fail(vt, codes);
@@ -558,38 +825,42 @@ int HnswRowid(sqlite3_vtab_cursor* cur, sqlite3_int64* rowid) {
 int HnswColumn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
   auto* c = reinterpret_cast<HnswCursor*>(cur);
   HnswVtab* vt = Vt(cur->pVtab);
+  const HnswSchema& d = vt->decl;
   try {
-    switch (col) {
-      case kColVector: {
-        if (sqlite3_vtab_nochange(ctx)) break;  // an UPDATE that leaves the vector alone
-        VectorBuf v;
-        Status st;
-        if (!c->knn) {
-          // The vector as inserted (original, else the stored one), checked like every value
-          // read back: a corrupt row is an error, never garbage.
-          const bool has_original = sqlite3_column_type(c->scan, 1) != SQLITE_NULL;
-          st = CheckStoredVector(vt, sqlite3_column_value(c->scan, has_original ? 1 : 2), c->rowid,
-                                 has_original ? "original" : "vector", &v);
-        } else {
-          st = ReadUserVector(vt, c->hits[c->pos].rowid, &v);
-        }
-        if (!st.ok()) return Fail(vt, st);
-        ResultVector(ctx, v.view());
-        break;
+    const int64_t rowid = c->knn ? c->hits[c->pos].rowid : c->rowid;
+    if (col == kColVector) {
+      if (sqlite3_vtab_nochange(ctx)) return SQLITE_OK;  // an UPDATE that leaves the vector alone
+      VectorBuf v;
+      Status st;
+      if (!c->knn) {
+        // The vector as inserted (original, else the stored one), checked like every value
+        // read back: a corrupt row is an error, never garbage.
+        const bool has_original = sqlite3_column_type(c->scan, 1) != SQLITE_NULL;
+        st = CheckStoredVector(vt, sqlite3_column_value(c->scan, has_original ? 1 : 2), c->rowid,
+                               has_original ? "original" : "vector", &v);
+      } else {
+        st = ReadUserVector(vt, rowid, &v);
       }
-      case kColDistance:
-        if (c->knn) sqlite3_result_double(ctx, c->hits[c->pos].distance);
-        break;
-      case kColK:
-        if (c->knn) sqlite3_result_int64(ctx, c->k);
-        break;
-      case kColEf:
-        if (c->knn && c->ef) sqlite3_result_int64(ctx, c->ef);
-        break;
-      case kColExact:
-        if (c->knn) sqlite3_result_int64(ctx, c->exact);
-        break;
-      default: break;
+      if (!st.ok()) return Fail(vt, st);
+      ResultVector(ctx, v.view());
+    } else if (d.User(col) != nullptr) {
+      if (sqlite3_vtab_nochange(ctx)) return SQLITE_OK;  // UPDATE: xUpdate reads what it keeps
+      if (!c->cols_valid || c->cols_rowid != rowid) {
+        c->FreeCols();
+        Status st = ReadRowColumns(vt, rowid, &c->cols);
+        if (!st.ok()) return Fail(vt, st);
+        c->cols_valid = true;
+        c->cols_rowid = rowid;
+      }
+      sqlite3_result_value(ctx, c->cols[static_cast<size_t>(col - 1)]);
+    } else if (col == d.ColDistance()) {
+      if (c->knn) sqlite3_result_double(ctx, c->hits[c->pos].distance);
+    } else if (col == d.ColK()) {
+      if (c->knn && c->k) sqlite3_result_int64(ctx, c->k);
+    } else if (col == d.ColEf()) {
+      if (c->knn && c->ef) sqlite3_result_int64(ctx, c->ef);
+    } else if (col == d.ColExact()) {
+      if (c->knn) sqlite3_result_int64(ctx, c->exact);
     }
     return SQLITE_OK;
   } catch (const std::bad_alloc&) {
@@ -599,11 +870,39 @@ int HnswColumn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
 
 // ---- writes -----------------------------------------------------------------------------------
 
+// INSERT INTO t(t) VALUES ('optimize') | ('ef_search=N').
 int Command(HnswVtab* vt, sqlite3_value* v) {
   std::string cmd = sqlite3_value_type(v) == SQLITE_TEXT ? reinterpret_cast<const char*>(sqlite3_value_text(v)) : "";
+  std::string key = cmd.substr(0, cmd.find('='));
+  while (!key.empty() && key.back() == ' ') key.pop_back();
+  while (!key.empty() && key.front() == ' ') key.erase(key.begin());
+  const bool setting = cmd.find('=') != std::string::npos;
+  if (setting && sqlite3_stricmp(key.c_str(), "ef_search") == 0) {
+    std::string value = cmd.substr(cmd.find('=') + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(value.begin());
+    while (!value.empty() && value.back() == ' ') value.pop_back();
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long x = std::strtoull(value.c_str(), &end, 10);
+    if (value.empty() || !std::isdigit(static_cast<unsigned char>(value[0])) || *end != '\0' || errno != 0 || x < 1 ||
+        x > hnsw::kMaxEf) {
+      return Fail(vt, StrFormat("hnsw_knn: setting 'ef_search': expected an integer between 1 and %u, found '%s'",
+                                hnsw::kMaxEf, value.substr(0, 64).c_str()));
+    }
+    Status st = Flush(vt);
+    if (st.ok()) st = EnsureLoaded(vt);
+    if (st.ok()) st = vt->index->SetEfSearch(static_cast<uint32_t>(x)).WithPrefix("hnsw_knn: ");
+    if (st.ok()) st = WriteChanges(vt, {});
+    if (!st.ok()) {
+      Invalidate(vt);
+      return Fail(vt, st);
+    }
+    vt->config.ef_search = static_cast<uint32_t>(x);
+    return SQLITE_OK;
+  }
   if (sqlite3_stricmp(cmd.c_str(), "optimize") != 0) {
     std::string shown = sqlite3_value_type(v) == SQLITE_TEXT ? QuotedName(cmd) : DescribeValue(v);
-    return Fail(vt, StrFormat("hnsw_knn: unknown command %s (expected 'optimize')", shown.c_str()));
+    return Fail(vt, StrFormat("hnsw_knn: unknown command %s (expected 'optimize' or 'ef_search=N')", shown.c_str()));
   }
   Status st = Flush(vt);
   if (st.ok()) st = EnsureLoaded(vt);
@@ -638,8 +937,41 @@ StatusOr<int64_t> NewRowid(HnswVtab* vt) {
       .WithDetail(SQLITE_FULL);
 }
 
+// The declared columns of an INSERT/UPDATE (format 2): new values converted, and for an UPDATE
+// the unchanged ones (sqlite3_value_nochange) read from <name>_rows. `old` owns what was read.
+Status GatherRow(HnswVtab* vt, sqlite3_value** cols, bool update, int64_t old_rowid, const std::string& who,
+                 RowValues* row, std::vector<sqlite3_value*>* old) {
+  const HnswSchema& d = vt->decl;
+  row->attrs.assign(d.attrs, hnsw::AttrValue::Null());
+  row->raw.assign(d.columns.size(), nullptr);
+  bool need_old = false;
+  for (size_t i = 0; i < d.columns.size(); ++i) need_old = need_old || (update && sqlite3_value_nochange(cols[1 + i]));
+  if (need_old) VG_RETURN_IF_ERROR(ReadRowColumns(vt, old_rowid, old));
+  for (size_t i = 0; i < d.columns.size(); ++i) {
+    const HnswColumnDef& c = d.columns[i];
+    sqlite3_value* v = update && sqlite3_value_nochange(cols[1 + i]) ? (*old)[i] : cols[1 + i];
+    if (c.attr >= 0) {
+      VG_RETURN_IF_ERROR(ConvertMetadata(c, v, who, &row->attrs[static_cast<size_t>(c.attr)]));
+    } else {
+      row->raw[i] = v;
+    }
+  }
+  return Status::Ok();
+}
+
+void FreeValues(std::vector<sqlite3_value*>* v) {
+  for (sqlite3_value* x : *v) sqlite3_value_free(x);
+  v->clear();
+}
+
 int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* out_rowid) {
   HnswVtab* vt = Vt(v);
+  const HnswSchema& d = vt->decl;
+  std::vector<sqlite3_value*> old_cols;
+  struct Cleanup {
+    std::vector<sqlite3_value*>* v;
+    ~Cleanup() { FreeValues(v); }
+  } cleanup{&old_cols};
   try {
     // DELETE
     if (argc == 1) {
@@ -648,6 +980,7 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
       if (st.ok()) st = EnsureLoaded(vt);
       if (st.ok()) st = vt->index->Delete(rowid).WithPrefix("hnsw_knn: ");
       if (st.ok()) st = WriteChanges(vt, {});
+      if (st.ok() && !d.legacy) st = DeleteRowColumns(vt, rowid);
       if (!st.ok()) {
         Invalidate(vt);
         return Fail(vt, st);
@@ -655,10 +988,11 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
       return SQLITE_OK;
     }
     sqlite3_value** cols = argv + 2;
-    if (sqlite3_value_type(cols[kColCommand]) != SQLITE_NULL) return Command(vt, cols[kColCommand]);
-    for (int col : {kColDistance, kColK, kColEf, kColExact}) {
-      if (sqlite3_value_type(cols[col]) != SQLITE_NULL) {
-        return Fail(vt, StrFormat("hnsw_knn: column %s cannot be written (it is a query parameter)", kColumnNames[col]));
+    if (sqlite3_value_type(cols[d.ColCommand()]) != SQLITE_NULL) return Command(vt, cols[d.ColCommand()]);
+    const char* hidden_names[4] = {"distance", "k", "ef", "exact"};
+    for (int h = 0; h < 4; ++h) {
+      if (sqlite3_value_type(cols[d.ColDistance() + h]) != SQLITE_NULL) {
+        return Fail(vt, StrFormat("hnsw_knn: column %s cannot be written (it is a query parameter)", hidden_names[h]));
       }
     }
     const bool insert = sqlite3_value_type(argv[0]) == SQLITE_NULL;
@@ -682,17 +1016,37 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
     }
     const int64_t old_rowid = insert ? 0 : sqlite3_value_int64(argv[0]);
     const bool keep_vector = !insert && sqlite3_value_nochange(cols[kColVector]);
-    if (keep_vector && old_rowid == rowid) return SQLITE_OK;  // UPDATE that changes nothing we store
-    VectorBuf vec;
     const std::string who = StrFormat("row %lld", static_cast<long long>(rowid));
+    // The declared columns (format 2).
+    RowValues row;
+    if (!d.legacy) {
+      if (!insert) {
+        st = Flush(vt);
+        if (!st.ok()) return Fail(vt, st);
+      }
+      st = GatherRow(vt, cols, !insert, old_rowid, who, &row, &old_cols);
+      if (!st.ok()) return Fail(vt, st);
+    }
+    if (keep_vector && old_rowid == rowid) {
+      // UPDATE of declared columns only: the graph is not touched.
+      if (d.legacy) return SQLITE_OK;  // nothing we store changes
+      st = WriteRowColumns(vt, rowid, row);
+      if (st.ok() && d.attrs > 0) st = vt->index->SetAttributes(rowid, row.attrs).WithPrefix("hnsw_knn: ");
+      if (!st.ok()) {
+        Invalidate(vt);
+        return Fail(vt, st);
+      }
+      return SQLITE_OK;
+    }
+    VectorBuf vec;
     if (keep_vector) {
-      // UPDATE of the rowid alone: carry the stored vector (as inserted) over.
+      // UPDATE of the rowid (and maybe other columns): carry the stored vector (as inserted) over.
       st = Flush(vt);
       if (st.ok()) st = ReadUserVector(vt, old_rowid, &vec);
       if (!st.ok()) return Fail(vt, st);
     } else {
       if (sqlite3_value_type(cols[kColVector]) == SQLITE_NULL) {
-        return Fail(vt, "hnsw_knn: column vector must not be NULL", SQLITE_CONSTRAINT);
+        return Fail(vt, StrFormat("hnsw_knn: column %s must not be NULL", d.vector_name.c_str()), SQLITE_CONSTRAINT);
       }
       st = ReadInputVector(vt, cols[kColVector], who, &vec);
       if (!st.ok()) return Fail(vt, st);
@@ -715,18 +1069,29 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
         if (conflict) st = vt->index->Delete(rowid);  // OR REPLACE: the row in the way goes
         if (st.ok()) st = vt->index->Delete(old_rowid);
         if (st.ok()) st = vt->index->Insert(rowid, vec.view());
+        if (st.ok() && !d.legacy) st = DeleteRowColumns(vt, old_rowid);
       } else if (st.ok()) {
         st = vt->index->Upsert(rowid, vec.view());
       }
+      if (st.ok() && d.attrs > 0) st = vt->index->SetAttributes(rowid, row.attrs);
       if (st.ok()) st = WriteChanges(vt, {{rowid, vec.data()}});
+      if (st.ok() && !d.legacy) st = WriteRowColumns(vt, rowid, row);
       if (!st.ok()) {
         Invalidate(vt);
         return Fail(vt, st.WithPrefix(st.message().rfind("hnsw_knn", 0) == 0 ? "" : "hnsw_knn: "));
       }
     } else {
+      if (!d.legacy) {
+        st = WriteRowColumns(vt, rowid, row);
+        if (!st.ok()) {
+          Invalidate(vt);
+          return Fail(vt, st);
+        }
+      }
       vt->pending_rowids.push_back(rowid);
       vt->pending_vecs.insert(vt->pending_vecs.end(), vec.view().begin(), vec.view().end());
       vt->pending_set.insert(rowid);
+      if (d.attrs > 0) vt->pending_attrs.push_back(std::move(row.attrs));
     }
     vt->max_rowid = std::max(vt->max_rowid.value_or(rowid), rowid);
     if (insert) *out_rowid = rowid;
@@ -831,8 +1196,11 @@ int RegisterHnsw(sqlite3* db) {
   if (rc != SQLITE_OK) return rc;  // the destructor already ran
   rc = sqlite3_create_module_v2(db, "hnsw_knn_batch", &kHnswBatchModule, reg, nullptr);
   if (rc != SQLITE_OK) return rc;
-  return sqlite3_create_function_v2(db, "vecgraph_check", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, reg, HnswCheckFunc,
-                                    nullptr, nullptr, nullptr);
+  rc = sqlite3_create_function_v2(db, "vecgraph_check", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, reg, HnswCheckFunc,
+                                  nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return rc;
+  return sqlite3_create_function_v2(db, "vecgraph_index_info", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, reg,
+                                    HnswIndexInfoFunc, nullptr, nullptr, nullptr);
 }
 
 }  // namespace vecgraph::sql

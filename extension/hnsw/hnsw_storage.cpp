@@ -10,10 +10,13 @@
 // Errors from SQLite keep SQLite's result code (SqliteError: SQLITE_BUSY stays SQLITE_BUSY, a
 // malformed page SQLITE_CORRUPT).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
+#include "extension/build_progress.h"
 #include "extension/hnsw/hnsw_vtab.h"
+#include "extension/interrupt.h"
 #include "extension/sql_util.h"
 
 namespace vecgraph::sql {
@@ -26,7 +29,8 @@ std::string HnswVtab::Key() const {
 
 void HnswVtab::FinalizeStatements() {
   for (Stmt* s : {&data_version_st, &read_header_st, &write_header_st, &read_format_st, &read_all_st, &max_rowid_st,
-                  &insert_node_st, &update_record_st, &delete_node_st, &get_row_st}) {
+                  &insert_node_st, &update_record_st, &delete_node_st, &get_row_st, &insert_row_st, &delete_row_st,
+                  &get_cols_st, &read_rows_st, &read_columns_st}) {
     s->Finalize();
   }
 }
@@ -112,12 +116,14 @@ Status CheckFormat(HnswVtab* vt) {
   sqlite3_stmt* st = vt->read_format_st.st;
   int rc = sqlite3_step(st);
   Status out;
+  const int want = vt->decl.legacy ? kHnswStorageFormat : kHnswStorageFormatColumns;
   if (rc == SQLITE_ROW) {
     sqlite3_value* v = sqlite3_column_value(st, 0);
-    if (sqlite3_value_type(v) != SQLITE_INTEGER || sqlite3_value_int64(v) != kHnswStorageFormat) {
-      out = Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info: storage format is %s, this build reads format %d",
-                                                           vt->name.c_str(), DescribeValue(v).c_str(),
-                                                           kHnswStorageFormat));
+    if (sqlite3_value_type(v) != SQLITE_INTEGER || sqlite3_value_int64(v) != want) {
+      out = Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info: storage format is %s, expected format %d for %s",
+                                                           vt->name.c_str(), DescribeValue(v).c_str(), want,
+                                                           vt->decl.legacy ? "a table without declared columns"
+                                                                             : "a table with declared columns"));
     }
   } else if (rc == SQLITE_DONE) {
     out = Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info has no 'format' row", vt->name.c_str()));
@@ -181,6 +187,111 @@ class SqlRecordSource final : public hnsw::RecordSource {
   sqlite3_stmt* st_;
 };
 
+// Format 2: the 'columns' row must equal the declaration of the CREATE statement, and the
+// header's dimension the one in the vector column's type.
+Status CheckColumns(HnswVtab* vt, const hnsw::HnswHeader& header) {
+  if (vt->decl.legacy) return Status::Ok();
+  if (header.dim != vt->declared_dim) {
+    return Status::Corruption(IndexPrefix(vt) + StrFormat("the header says dim=%u, the vector column is declared float[%u]",
+                                                          header.dim, vt->declared_dim));
+  }
+  VG_RETURN_IF_ERROR(Prepare(vt, &vt->read_columns_st,
+                             Q("SELECT value FROM \"%w\".\"%w_info\" WHERE key = 'columns'", vt->schema, vt->name)));
+  sqlite3_stmt* st = vt->read_columns_st.st;
+  int rc = sqlite3_step(st);
+  Status out;
+  if (rc == SQLITE_ROW) {
+    const std::string want = vt->decl.Canonical(vt->declared_dim);
+    sqlite3_value* v = sqlite3_column_value(st, 0);
+    if (sqlite3_value_type(v) != SQLITE_TEXT ||
+        std::string(reinterpret_cast<const char*>(sqlite3_value_text(v)), static_cast<size_t>(sqlite3_value_bytes(v))) != want) {
+      out = Status::Corruption(IndexPrefix(vt) + StrFormat("the columns recorded in %s_info (%s) differ from the table's "
+                                                           "declaration",
+                                                           vt->name.c_str(), DescribeValue(v).c_str()));
+    }
+  } else if (rc == SQLITE_DONE) {
+    out = Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info has no 'columns' row", vt->name.c_str()));
+  } else {
+    out = SqliteError(vt->db, rc, IndexPrefix(vt) + "reading the column declarations");
+  }
+  sqlite3_reset(st);
+  return out;
+}
+
+// A metadata value read back from <name>_rows must be of its column's class (it was stored
+// converted); anything else is corruption.
+Status StoredAttr(const HnswVtab* vt, const HnswColumnDef& col, sqlite3_value* v, int64_t rowid, hnsw::AttrValue* out) {
+  const int t = sqlite3_value_type(v);
+  bool ok = t == SQLITE_NULL;
+  if (t == SQLITE_NULL) {
+    *out = hnsw::AttrValue::Null();
+  } else if ((col.type == hnsw::AttrType::kInteger || col.type == hnsw::AttrType::kBoolean) && t == SQLITE_INTEGER) {
+    *out = hnsw::AttrValue::Int(sqlite3_value_int64(v));
+    ok = col.type == hnsw::AttrType::kInteger || out->i == 0 || out->i == 1;
+  } else if (col.type == hnsw::AttrType::kReal && t == SQLITE_FLOAT) {
+    *out = hnsw::AttrValue::Real(sqlite3_value_double(v));
+    ok = true;
+  } else if (col.type == hnsw::AttrType::kText && t == SQLITE_TEXT) {
+    *out = hnsw::AttrValue::Text(std::string(reinterpret_cast<const char*>(sqlite3_value_text(v)),
+                                             static_cast<size_t>(sqlite3_value_bytes(v))));
+    ok = out->s.size() <= hnsw::AttributeTable::kMaxTextBytes;
+  }
+  if (!ok) {
+    return Status::Corruption(IndexPrefix(vt) + StrFormat("row %lld: column %s in %s_rows is %s, expected %s",
+                                                          static_cast<long long>(rowid), col.name.c_str(),
+                                                          vt->name.c_str(), DescribeValue(v).c_str(),
+                                                          col.declared_type.c_str()));
+  }
+  return Status::Ok();
+}
+
+// Format 2: hands every row's metadata to the freshly loaded index and checks that <name>_rows
+// has exactly one row per live node.
+Status LoadAttributes(HnswVtab* vt, hnsw::HnswIndex* idx) {
+  if (vt->decl.legacy) return Status::Ok();
+  idx->SetAttributeSchema(vt->decl.AttrTypes());
+  std::string cols;
+  std::vector<const HnswColumnDef*> attr_cols;
+  for (size_t i = 0; i < vt->decl.columns.size(); ++i) {
+    if (vt->decl.columns[i].attr < 0) continue;
+    cols += ", c" + std::to_string(i + 1);
+    attr_cols.push_back(&vt->decl.columns[i]);
+  }
+  VG_RETURN_IF_ERROR(
+      Prepare(vt, &vt->read_rows_st, Q("SELECT rowid", "", "") + cols + Q(" FROM \"%w\".\"%w_rows\"", vt->schema, vt->name)));
+  sqlite3_stmt* st = vt->read_rows_st.st;
+  std::vector<hnsw::AttrValue> row(attr_cols.size());
+  size_t n = 0;
+  Status out;
+  for (;;) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      out = SqliteError(vt->db, rc, IndexPrefix(vt) + "reading metadata rows");
+      break;
+    }
+    const int64_t rowid = sqlite3_column_int64(st, 0);
+    if (!idx->Contains(rowid)) {
+      out = Status::Corruption(IndexPrefix(vt) + StrFormat("row %lld of %s_rows has no vector in %s_nodes",
+                                                           static_cast<long long>(rowid), vt->name.c_str(), vt->name.c_str()));
+      break;
+    }
+    for (size_t c = 0; c < attr_cols.size() && out.ok(); ++c) {
+      out = StoredAttr(vt, *attr_cols[c], sqlite3_column_value(st, static_cast<int>(c) + 1), rowid, &row[c]);
+    }
+    if (out.ok() && !row.empty()) out = idx->SetAttributes(rowid, row);
+    if (!out.ok()) break;
+    ++n;
+  }
+  sqlite3_reset(st);
+  VG_RETURN_IF_ERROR(out);
+  if (n != idx->size()) {
+    return Status::Corruption(IndexPrefix(vt) + StrFormat("%s_rows has %zu rows, %s_nodes %zu live vectors",
+                                                          vt->name.c_str(), n, vt->name.c_str(), idx->size()));
+  }
+  return Status::Ok();
+}
+
 StatusOr<int64_t> DataVersion(HnswVtab* vt) {
   VG_RETURN_IF_ERROR(Prepare(vt, &vt->data_version_st, Q("PRAGMA \"%w\".data_version", vt->schema, "")));
   sqlite3_stmt* st = vt->data_version_st.st;
@@ -196,6 +307,7 @@ StatusOr<int64_t> DataVersion(HnswVtab* vt) {
 Status CreateStorage(HnswVtab* vt) {
   VG_RETURN_IF_ERROR(CheckNameFree(vt, vt->name + "_info", "create"));
   VG_RETURN_IF_ERROR(CheckNameFree(vt, vt->name + "_nodes", "create"));
+  if (!vt->decl.legacy) VG_RETURN_IF_ERROR(CheckNameFree(vt, vt->name + "_rows", "create"));
   const std::string what = IndexPrefix(vt) + "creating the shadow tables";
   VG_RETURN_IF_ERROR(
       Exec(vt->db, Q("CREATE TABLE \"%w\".\"%w_info\"(key TEXT PRIMARY KEY, value) WITHOUT ROWID", vt->schema, vt->name), what));
@@ -204,13 +316,27 @@ Status CreateStorage(HnswVtab* vt) {
                             "record BLOB NOT NULL, original BLOB)",
                             vt->schema, vt->name),
                           what));
+  const int format = vt->decl.legacy ? kHnswStorageFormat : kHnswStorageFormatColumns;
   VG_RETURN_IF_ERROR(Exec(vt->db,
                           Q("INSERT INTO \"%w\".\"%w_info\"(key, value) VALUES ('format', ", vt->schema, vt->name) +
-                              std::to_string(kHnswStorageFormat) + ")",
+                              std::to_string(format) + ")",
                           what));
+  if (!vt->decl.legacy) {
+    std::string cols;
+    for (size_t i = 1; i <= vt->decl.columns.size(); ++i) cols += ", c" + std::to_string(i);
+    VG_RETURN_IF_ERROR(Exec(
+        vt->db, Q("CREATE TABLE \"%w\".\"%w_rows\"(rowid INTEGER PRIMARY KEY", vt->schema, vt->name) + cols + ")", what));
+    char* ins = sqlite3_mprintf("INSERT INTO \"%w\".\"%w_info\"(key, value) VALUES ('columns', %Q)", vt->schema.c_str(),
+                                vt->name.c_str(), vt->decl.Canonical(vt->declared_dim).c_str());
+    if (ins == nullptr) throw std::bad_alloc();
+    std::string ins_sql = ins;
+    sqlite3_free(ins);
+    VG_RETURN_IF_ERROR(Exec(vt->db, ins_sql, what));
+  }
   auto idx = hnsw::HnswIndex::Create(vt->config);
   if (!idx.ok()) return idx.status().WithPrefix("hnsw_knn: ");
   vt->index = std::move(*idx);
+  if (!vt->decl.legacy) vt->index->SetAttributeSchema(vt->decl.AttrTypes());
   vt->config_known = true;
   VG_RETURN_IF_ERROR(WriteHeader(vt));
   (void)vt->index->TakeChanges();
@@ -223,13 +349,19 @@ Status CreateStorage(HnswVtab* vt) {
 Status DropStorage(HnswVtab* vt) {
   const std::string what = IndexPrefix(vt) + "dropping the shadow tables";
   VG_RETURN_IF_ERROR(Exec(vt->db, Q("DROP TABLE IF EXISTS \"%w\".\"%w_nodes\"", vt->schema, vt->name), what));
+  if (!vt->decl.legacy) {
+    VG_RETURN_IF_ERROR(Exec(vt->db, Q("DROP TABLE IF EXISTS \"%w\".\"%w_rows\"", vt->schema, vt->name), what));
+  }
   return Exec(vt->db, Q("DROP TABLE IF EXISTS \"%w\".\"%w_info\"", vt->schema, vt->name), what);
 }
 
 Status RenameStorage(HnswVtab* vt, const std::string& new_name) {
   VG_RETURN_IF_ERROR(CheckNameFree(vt, new_name + "_info", "rename"));
   VG_RETURN_IF_ERROR(CheckNameFree(vt, new_name + "_nodes", "rename"));
-  for (const char* suffix : {"_info", "_nodes"}) {
+  if (!vt->decl.legacy) VG_RETURN_IF_ERROR(CheckNameFree(vt, new_name + "_rows", "rename"));
+  std::vector<const char*> suffixes = {"_info", "_nodes"};
+  if (!vt->decl.legacy) suffixes.push_back("_rows");
+  for (const char* suffix : suffixes) {
     std::string sql = Q("ALTER TABLE \"%w\".", vt->schema, "") + Q("\"%w", vt->name, "") + suffix + "\" RENAME TO " +
                       Q("\"%w", new_name, "") + suffix + "\"";
     VG_RETURN_IF_ERROR(Exec(vt->db, sql, IndexPrefix(vt) + "renaming the shadow tables"));
@@ -246,6 +378,7 @@ void Invalidate(HnswVtab* vt) {
   vt->pending_rowids.clear();
   vt->pending_vecs.clear();
   vt->pending_set.clear();
+  vt->pending_attrs.clear();
 }
 
 Status EnsureConfig(HnswVtab* vt) {
@@ -253,6 +386,7 @@ Status EnsureConfig(HnswVtab* vt) {
   VG_RETURN_IF_ERROR(CheckFormat(vt));
   auto header = ReadHeader(vt);
   if (!header.ok()) return header.status();
+  VG_RETURN_IF_ERROR(CheckColumns(vt, *header));
   hnsw::HnswConfig persisted = header->ToConfig();
   vt->config.dim = persisted.dim;
   vt->config.metric = persisted.metric;
@@ -276,6 +410,7 @@ Status EnsureLoaded(HnswVtab* vt) {
   VG_RETURN_IF_ERROR(CheckFormat(vt));
   auto header = ReadHeader(vt);
   if (!header.ok()) return header.status();
+  VG_RETURN_IF_ERROR(CheckColumns(vt, *header));
   VG_RETURN_IF_ERROR(
       Prepare(vt, &vt->read_all_st, Q("SELECT rowid, vector, record FROM \"%w\".\"%w_nodes\"", vt->schema, vt->name)));
   SqlRecordSource source(vt);
@@ -286,6 +421,7 @@ Status EnsureLoaded(HnswVtab* vt) {
     const std::string& m = idx.status().message();
     return m.rfind("hnsw_knn: ", 0) == 0 ? idx.status() : idx.status().WithPrefix(IndexPrefix(vt));
   }
+  VG_RETURN_IF_ERROR(LoadAttributes(vt, idx->get()));
   // The largest rowid ever stored, tombstones included (automatic rowids never reuse one).
   VG_RETURN_IF_ERROR(
       Prepare(vt, &vt->max_rowid_st, Q("SELECT max(rowid) FROM \"%w\".\"%w_nodes\"", vt->schema, vt->name)));
@@ -354,24 +490,73 @@ Status WriteChanges(HnswVtab* vt, const std::unordered_map<int64_t, const float*
   return Status::Ok();
 }
 
+namespace {
+
+// How often a build asks whether sqlite3_interrupt was called (interrupt.h; the probe is cheap).
+constexpr std::chrono::milliseconds kInterruptPollInterval{10};
+
+// InsertBatch of a flush's rows with progress (build_progress.h) and sqlite3_interrupt: the engine
+// calls `cancelled` on this thread between pieces of work (engine/hnsw/build_control.h); it
+// reports progress every time and probes the connection at most every kInterruptPollInterval.
+// Interrupted: Cancelled with SQLITE_INTERRUPT, "build interrupted after N of M rows" (of the
+// whole build, earlier pieces included); the index must then be dropped.
+Status BuildRows(HnswVtab* vt, std::span<const int64_t> rowids, const float* vecs, BuildTracker* tracker) {
+  InterruptProbe probe(vt->db);
+  hnsw::BuildControl ctl;
+  auto next_probe = std::chrono::steady_clock::now() + kInterruptPollInterval;
+  ctl.cancelled = [&] {
+    tracker->Progress(ctl.built.load(std::memory_order_relaxed));
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_probe) return false;
+    next_probe = now + kInterruptPollInterval;
+    return probe.Interrupted();
+  };
+  Status st = vt->index->InsertBatch(rowids, vecs, /*upsert=*/false, &ctl);
+  if (st.code() == StatusCode::kCancelled) {
+    tracker->Progress(ctl.built.load());
+    return Status::Cancelled(IndexPrefix(vt) + StrFormat("build interrupted after %llu of %llu rows",
+                                                         static_cast<unsigned long long>(tracker->built()),
+                                                         static_cast<unsigned long long>(tracker->total())))
+        .WithDetail(SQLITE_INTERRUPT);
+  }
+  return st.WithPrefix("hnsw_knn: ");
+}
+
+}  // namespace
+
 Status Flush(HnswVtab* vt) {
   if (vt->pending_rowids.empty()) return Status::Ok();
   std::vector<int64_t> rowids = std::move(vt->pending_rowids);
   std::vector<float> vecs = std::move(vt->pending_vecs);
+  std::vector<std::vector<hnsw::AttrValue>> attrs = std::move(vt->pending_attrs);
   vt->pending_rowids.clear();
   vt->pending_vecs.clear();
   vt->pending_set.clear();
+  vt->pending_attrs.clear();
   VG_RETURN_IF_ERROR(EnsureLoaded(vt));
-  Status st = vt->index->InsertBatch(rowids, vecs.data(), /*upsert=*/false);
+  // A full buffer: the INSERT goes on, and the build (its progress) with it.
+  BuildTracker tracker(vt->db, vt->schema, vt->name, rowids.size(), rowids.size() >= kMaxPendingRows);
+  Status st = BuildRows(vt, rowids, vecs.data(), &tracker);
   if (!st.ok()) {
+    // Interrupted or failed: the statement fails and SQLite rolls back what it wrote; the index
+    // reloads from the shadow tables at the next use.
     Invalidate(vt);
-    return st.WithPrefix("hnsw_knn: ");
+    tracker.Finish(false, st.code() == StatusCode::kCancelled);
+    return st;
+  }
+  for (size_t i = 0; i < attrs.size() && i < rowids.size(); ++i) {
+    st = vt->index->SetAttributes(rowids[i], attrs[i]);
+    if (!st.ok()) {
+      Invalidate(vt);
+      return st.WithPrefix("hnsw_knn: ");
+    }
   }
   std::unordered_map<int64_t, const float*> fresh;
   fresh.reserve(rowids.size());
   for (size_t i = 0; i < rowids.size(); ++i) fresh.emplace(rowids[i], vecs.data() + i * vt->config.dim);
   st = WriteChanges(vt, fresh);
   if (!st.ok()) Invalidate(vt);
+  tracker.Finish(st.ok(), (StatusToSqlite(st) & 0xff) == SQLITE_INTERRUPT);
   return st;
 }
 
@@ -433,6 +618,154 @@ Status ReadUserVector(HnswVtab* vt, int64_t rowid, VectorBuf* out) {
 
 bool RecordDeleted(const void* rec, int n) {
   return n >= 2 && (static_cast<const uint8_t*>(rec)[1] & hnsw::kNodeFlagDeleted);
+}
+
+Status ReadRowColumns(HnswVtab* vt, int64_t rowid, std::vector<sqlite3_value*>* out) {
+  out->clear();
+  std::string cols;
+  for (size_t i = 1; i <= vt->decl.columns.size(); ++i) cols += (i > 1 ? ", c" : "c") + std::to_string(i);
+  VG_RETURN_IF_ERROR(Prepare(vt, &vt->get_cols_st,
+                             "SELECT " + cols + Q(" FROM \"%w\".\"%w_rows\" WHERE rowid = ?1", vt->schema, vt->name)));
+  sqlite3_stmt* st = vt->get_cols_st.st;
+  sqlite3_bind_int64(st, 1, rowid);
+  int rc = sqlite3_step(st);
+  Status s;
+  if (rc == SQLITE_ROW) {
+    for (size_t i = 0; i < vt->decl.columns.size(); ++i) {
+      sqlite3_value* v = sqlite3_value_dup(sqlite3_column_value(st, static_cast<int>(i)));
+      if (v == nullptr) {
+        for (sqlite3_value* x : *out) sqlite3_value_free(x);
+        out->clear();
+        sqlite3_reset(st);
+        throw std::bad_alloc();
+      }
+      out->push_back(v);
+    }
+  } else if (rc == SQLITE_DONE) {
+    s = Status::Corruption(IndexPrefix(vt) + StrFormat("row %lld is missing from %s_rows", static_cast<long long>(rowid),
+                                                       vt->name.c_str()));
+  } else {
+    s = SqliteError(vt->db, rc, IndexPrefix(vt) + "reading a row's columns");
+  }
+  sqlite3_reset(st);
+  return s;
+}
+
+Status WriteRowColumns(HnswVtab* vt, int64_t rowid, const RowValues& values) {
+  std::string cols, params;
+  for (size_t i = 1; i <= vt->decl.columns.size(); ++i) {
+    cols += ", c" + std::to_string(i);
+    params += ", ?" + std::to_string(i + 1);
+  }
+  VG_RETURN_IF_ERROR(Prepare(vt, &vt->insert_row_st,
+                             Q("INSERT OR REPLACE INTO \"%w\".\"%w_rows\"(rowid", vt->schema, vt->name) + cols +
+                                 ") VALUES (?1" + params + ")"));
+  sqlite3_stmt* st = vt->insert_row_st.st;
+  sqlite3_bind_int64(st, 1, rowid);
+  for (size_t i = 0; i < vt->decl.columns.size(); ++i) {
+    const HnswColumnDef& c = vt->decl.columns[i];
+    const int p = static_cast<int>(i) + 2;
+    if (c.attr >= 0) {
+      BindAttr(st, p, values.attrs[static_cast<size_t>(c.attr)]);
+    } else if (i < values.raw.size() && values.raw[i] != nullptr) {
+      sqlite3_bind_value(st, p, values.raw[i]);
+    } else {
+      sqlite3_bind_null(st, p);
+    }
+  }
+  return StepDone(vt, st, "writing a row's columns");
+}
+
+Status DeleteRowColumns(HnswVtab* vt, int64_t rowid) {
+  VG_RETURN_IF_ERROR(
+      Prepare(vt, &vt->delete_row_st, Q("DELETE FROM \"%w\".\"%w_rows\" WHERE rowid = ?1", vt->schema, vt->name)));
+  sqlite3_bind_int64(vt->delete_row_st.st, 1, rowid);
+  return StepDone(vt, vt->delete_row_st.st, "deleting a row's columns");
+}
+
+Status ConvertMetadata(const HnswColumnDef& col, sqlite3_value* v, const std::string& who, hnsw::AttrValue* out) {
+  const int t = sqlite3_value_type(v);
+  if (t == SQLITE_NULL) {
+    *out = hnsw::AttrValue::Null();
+    return Status::Ok();
+  }
+  auto bad = [&](const char* expected) {
+    return Status::InvalidArgument(StrFormat("hnsw_knn: column %s of %s: expected %s, found %s", col.name.c_str(),
+                                             who.c_str(), expected, DescribeValue(v).c_str()));
+  };
+  switch (col.type) {
+    case hnsw::AttrType::kInteger:
+    case hnsw::AttrType::kBoolean: {
+      int64_t x = 0;
+      if (t == SQLITE_BLOB || !ReadIntegral(v, INT64_MIN, INT64_MAX, &x).ok()) {
+        return bad(col.type == hnsw::AttrType::kBoolean ? "a boolean (0 or 1)" : "an integer");
+      }
+      if (col.type == hnsw::AttrType::kBoolean && x != 0 && x != 1) return bad("a boolean (0 or 1)");
+      *out = hnsw::AttrValue::Int(x);
+      return Status::Ok();
+    }
+    case hnsw::AttrType::kReal: {
+      if (t == SQLITE_BLOB) return bad("a real number");
+      NumericValue nv(v);
+      if (nv.type() == SQLITE_INTEGER) {
+        *out = hnsw::AttrValue::Real(static_cast<double>(sqlite3_value_int64(nv.value())));
+      } else if (nv.type() == SQLITE_FLOAT) {
+        *out = hnsw::AttrValue::Real(sqlite3_value_double(nv.value()));
+      } else {
+        return bad("a real number");
+      }
+      return Status::Ok();
+    }
+    case hnsw::AttrType::kText: {
+      if (t == SQLITE_BLOB) return bad("text");
+      const unsigned char* p = sqlite3_value_text(v);
+      if (p == nullptr) throw std::bad_alloc();
+      const size_t n = static_cast<size_t>(sqlite3_value_bytes(v));
+      if (n > hnsw::AttributeTable::kMaxTextBytes) {
+        return Status::InvalidArgument(StrFormat("hnsw_knn: column %s of %s: text of %zu bytes (a metadata text holds at "
+                                                 "most %zu bytes; use an auxiliary column for longer text)",
+                                                 col.name.c_str(), who.c_str(), n, hnsw::AttributeTable::kMaxTextBytes));
+      }
+      *out = hnsw::AttrValue::Text(std::string(reinterpret_cast<const char*>(p), n));
+      return Status::Ok();
+    }
+  }
+  return bad("a value");
+}
+
+hnsw::AttrValue ConstraintValue(const HnswColumnDef& col, sqlite3_value* v) {
+  const int t = sqlite3_value_type(v);
+  if (t == SQLITE_NULL) return hnsw::AttrValue::Null();
+  if (t == SQLITE_BLOB) {
+    return hnsw::AttrValue::Blob(std::string(static_cast<const char*>(sqlite3_value_blob(v)),
+                                             static_cast<size_t>(sqlite3_value_bytes(v))));
+  }
+  if (col.type == hnsw::AttrType::kText) {
+    // TEXT affinity: a number compares as its text.
+    const unsigned char* p = sqlite3_value_text(v);
+    if (p == nullptr) throw std::bad_alloc();
+    return hnsw::AttrValue::Text(std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_value_bytes(v))));
+  }
+  NumericValue nv(v);
+  switch (nv.type()) {
+    case SQLITE_INTEGER: return hnsw::AttrValue::Int(sqlite3_value_int64(nv.value()));
+    case SQLITE_FLOAT: return hnsw::AttrValue::Real(sqlite3_value_double(nv.value()));
+    default: {
+      const unsigned char* p = sqlite3_value_text(v);
+      if (p == nullptr) throw std::bad_alloc();
+      return hnsw::AttrValue::Text(std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_value_bytes(v))));
+    }
+  }
+}
+
+void BindAttr(sqlite3_stmt* st, int i, const hnsw::AttrValue& v) {
+  switch (v.kind) {
+    case hnsw::AttrValue::Kind::kNull: sqlite3_bind_null(st, i); break;
+    case hnsw::AttrValue::Kind::kInteger: sqlite3_bind_int64(st, i, v.i); break;
+    case hnsw::AttrValue::Kind::kReal: sqlite3_bind_double(st, i, v.r); break;
+    case hnsw::AttrValue::Kind::kText: sqlite3_bind_text(st, i, v.s.data(), static_cast<int>(v.s.size()), SQLITE_TRANSIENT); break;
+    case hnsw::AttrValue::Kind::kBlob: sqlite3_bind_blob(st, i, v.s.data(), static_cast<int>(v.s.size()), SQLITE_TRANSIENT); break;
+  }
 }
 
 }  // namespace vecgraph::sql

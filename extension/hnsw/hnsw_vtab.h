@@ -9,11 +9,18 @@
 //   hnsw_check.cpp     vecgraph_check(index)
 //
 // Storage (all in the table's own schema, so the index commits, rolls back and survives crashes
-// with the data): "<name>_info"(key PRIMARY KEY, value) WITHOUT ROWID holds 'format' (1) and
+// with the data): "<name>_info"(key PRIMARY KEY, value) WITHOUT ROWID holds 'format' and
 // 'header' (the engine header, engine/hnsw/hnsw_format.h); "<name>_nodes"(rowid INTEGER PRIMARY
 // KEY, vector, record, original) holds one row per node: the stored vector (unit-length for
 // cosine), the node record (level, flags and neighbour rowids) and, for cosine, the vector as
 // inserted when it differs from the stored one (what SELECT vector shows).
+//   Format 1 (the 0.1 form, hnsw_knn(dim=..., metric=...)): just these.
+//   Format 2 (declared columns, hnsw_options.h): also 'columns' in <name>_info (the column
+//   declarations, HnswSchema::Canonical, checked against the CREATE statement at first use) and
+//   "<name>_rows"(rowid INTEGER PRIMARY KEY, c1, ..., cn): one row per live row, column ci holding
+//   declared column i (metadata and partition keys as converted, auxiliary values as given).
+//   The metadata columns are also kept in memory by the engine (HnswIndex::SetAttributes), where
+//   the k-NN filters read them.
 #pragma once
 
 #include <cstdint>
@@ -28,12 +35,14 @@
 #include "engine/common/status.h"
 #include "engine/hnsw/hnsw.h"
 #include "engine/vector/codec.h"
+#include "extension/hnsw/hnsw_options.h"
 #include "extension/sqlite_api.h"
 
 namespace vecgraph::sql {
 
 inline constexpr const char* kHnswModule = "hnsw_knn";
-inline constexpr int kHnswStorageFormat = 1;  // the 'format' row of <name>_info
+inline constexpr int kHnswStorageFormat = 1;         // the 'format' row of a 0.1-form table
+inline constexpr int kHnswStorageFormatColumns = 2;  // ... of a table with declared columns
 // Buffered rows are built when this many are pending even without a read (bounds memory).
 inline constexpr size_t kMaxPendingRows = 65536;
 
@@ -62,6 +71,10 @@ struct HnswVtab {
   // The CREATE arguments at xCreate; replaced by the persisted header's once loaded (the header
   // is the truth; xConnect runs no SQL, see hnsw_module.cpp).
   hnsw::HnswConfig config;
+  // The declared columns (parsed from the CREATE arguments at xCreate and xConnect) and the
+  // dimension written in the vector column's type (0 for the 0.1 form).
+  HnswSchema decl;
+  uint32_t declared_dim = 0;
   std::unique_ptr<hnsw::HnswIndex> index;  // cache of the shadow tables; null until loaded
   int64_t data_version = -1;
   // The largest rowid ever stored (tombstones included), for automatic rowids; none when the
@@ -72,12 +85,16 @@ struct HnswVtab {
   std::vector<int64_t> pending_rowids;
   std::vector<float> pending_vecs;
   std::unordered_set<int64_t> pending_set;
+  std::vector<std::vector<hnsw::AttrValue>> pending_attrs;  // per pending row, when decl.attrs > 0
+  // How the last k-NN query on this connection was answered (vecgraph_index_info 'last_query').
+  std::string last_query;
   // Device residency key of the live vectors (hnsw_knn_batch on a device): a process-unique id
   // and a version bumped by every change or reload.
   uint64_t object_id = 0;
   uint64_t version = 0;
   Stmt data_version_st, read_header_st, write_header_st, read_format_st, read_all_st, max_rowid_st,
-      insert_node_st, update_record_st, delete_node_st, get_row_st;
+      insert_node_st, update_record_st, delete_node_st, get_row_st, insert_row_st, delete_row_st, get_cols_st,
+      read_rows_st, read_columns_st;
 
   std::string Key() const;
   void FinalizeStatements();
@@ -124,6 +141,30 @@ Status CheckStoredVector(const HnswVtab* vt, sqlite3_value* v, int64_t rowid, co
 // The vector of rowid as the user inserted it (coalesce(original, vector)), checked and copied.
 Status ReadUserVector(HnswVtab* vt, int64_t rowid, VectorBuf* out);
 
+// Format 2: the values of a row's declared columns (schema order), from <name>_rows, as
+// sqlite3_value copies owned by the caller (sqlite3_value_free). Corruption when the row is
+// missing.
+Status ReadRowColumns(HnswVtab* vt, int64_t rowid, std::vector<sqlite3_value*>* out);
+// A row's declared columns as <name>_rows stores them: attrs[c.attr] for metadata and partition
+// keys (converted), raw[i] for auxiliary column i (as given; may be null for NULL).
+struct RowValues {
+  std::vector<hnsw::AttrValue> attrs;
+  std::vector<sqlite3_value*> raw;
+};
+// Writes (INSERT OR REPLACE) / deletes a row of <name>_rows.
+Status WriteRowColumns(HnswVtab* vt, int64_t rowid, const RowValues& values);
+Status DeleteRowColumns(HnswVtab* vt, int64_t rowid);
+// A metadata or partition value as the column stores it, checked as in a STRICT table: an
+// integer/boolean column takes INTEGER (or a REAL / TEXT that converts losslessly), boolean only
+// 0 or 1; real takes INTEGER or REAL (or numeric TEXT); text takes TEXT (numbers become their
+// text); NULL is NULL; anything else is an error naming the column and the row.
+Status ConvertMetadata(const HnswColumnDef& col, sqlite3_value* v, const std::string& who, hnsw::AttrValue* out);
+// The right-hand side of a constraint on col, with the column's affinity applied as SQLite does
+// for a comparison (numeric for integer/real/boolean, text for text).
+hnsw::AttrValue ConstraintValue(const HnswColumnDef& col, sqlite3_value* v);
+// Binds an AttrValue to a statement parameter.
+void BindAttr(sqlite3_stmt* st, int i, const hnsw::AttrValue& v);
+
 // True when a node record's flags mark a tombstone.
 bool RecordDeleted(const void* rec, int n);
 
@@ -137,5 +178,7 @@ StatusOr<HnswVtab*> FindIndex(sqlite3* db, Registry* reg, const char* fn, const 
 
 extern sqlite3_module kHnswBatchModule;
 void HnswCheckFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv);
+// ---- hnsw_info.cpp
+void HnswIndexInfoFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv);
 
 }  // namespace vecgraph::sql
