@@ -190,7 +190,7 @@ struct ParsedColumns {
   bool have_vector = false;
   uint32_t dim = 0;
   Metric metric = Metric::kL2;
-  size_t partitions = 0, aux = 0;
+  size_t partitions = 0, aux = 0, metadata = 0;
 };
 
 Status ParseColumn(const std::string& def, const std::string& table, HnswSchema* schema, ParsedColumns* pc,
@@ -326,9 +326,8 @@ Status ParseColumn(const std::string& def, const std::string& table, HnswSchema*
                                              Short(name).c_str(), Short(w[i]).c_str()));
   }
   col.attr = static_cast<int>(schema->attrs++);
-  if (schema->attrs > kMaxMetadataColumns) {
-    return Status::InvalidArgument(StrFormat("hnsw_knn: too many metadata and partition-key columns (at most %zu)",
-                                             kMaxMetadataColumns));
+  if (col.kind == HnswColumnKind::kMetadata && ++pc->metadata > kMaxMetadataColumns) {
+    return Status::InvalidArgument(StrFormat("hnsw_knn: too many metadata columns (at most %zu)", kMaxMetadataColumns));
   }
   schema->columns.push_back(col);
   return Status::Ok();

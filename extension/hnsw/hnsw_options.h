@@ -18,9 +18,9 @@
 // name. Exactly one vector column when any column is declared; its distance_metric defaults to
 // l2 (as in sqlite-vec's vec0); the 0.1 form's metric defaults to cosine.
 // Metadata types: integer/int, real/float/double, text, boolean/bool (values are checked as in a
-// STRICT table); partition keys: integer or text. Limits: kMaxMetadataColumns metadata and
-// partition columns together (at most kMaxPartitionColumns of them partition keys) and
-// kMaxAuxColumns auxiliary ones.
+// STRICT table); partition keys: integer or text. Limits (those of sqlite-vec's vec0):
+// kMaxMetadataColumns metadata columns, kMaxPartitionColumns partition keys and kMaxAuxColumns
+// auxiliary columns.
 // Messages read "hnsw_knn: option 'm': expected an integer between 2 and 128, found '1'" or
 // "hnsw_knn: column 'lang': unknown type 'varchar' (expected integer, real, text or boolean)".
 #pragma once
