@@ -238,3 +238,122 @@ TEST(HnswFilter, SearchFilteredIsNeverShortAndFindsTheNearestPassingRows) {
 
 }  // namespace
 }  // namespace vecgraph::hnsw
+
+namespace vecgraph::hnsw {
+namespace {
+
+// A grouped index: one graph per group (no link crosses groups), a group search walks only its
+// graph and is never short, a search of all groups merges them, and a reload (SetGroup +
+// FinishGroups) answers the same.
+TEST(HnswGroups, OneGraphPerGroup) {
+  const size_t n = 3000, dim = 8, groups = 7;
+  HnswConfig cfg;
+  cfg.dim = dim;
+  cfg.metric = Metric::kL2;
+  cfg.M = 8;
+  cfg.ef_construction = 64;
+  auto idx = HnswIndex::Create(cfg);
+  ASSERT_TRUE(idx.ok());
+  (*idx)->SetGrouped();
+  (*idx)->SetAttributeSchema({AttrType::kInteger});
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g;
+  std::vector<float> data(n * dim);
+  for (float& x : data) x = g(rng);
+  std::vector<int64_t> rowids(n);
+  std::vector<uint32_t> grp(n);
+  for (size_t i = 0; i < n; ++i) {
+    rowids[i] = static_cast<int64_t>(i) + 1;
+    grp[i] = static_cast<uint32_t>((i * 31) % groups);
+  }
+  ASSERT_FALSE((*idx)->InsertBatch(rowids, data.data()).ok());  // groups are required
+  ASSERT_TRUE((*idx)->InsertBatch(rowids, data.data(), false, nullptr, grp).ok());
+  for (size_t i = 0; i < n; ++i) ASSERT_TRUE((*idx)->SetAttributes(rowids[i], std::vector<V>{V::Int(grp[i])}).ok());
+  for (const std::string& p : (*idx)->Check()) ADD_FAILURE() << p;
+  EXPECT_EQ((*idx)->GroupCount(), groups);
+  for (size_t i = 0; i < n; ++i) {
+    auto nb = (*idx)->Neighbors(rowids[i]);
+    ASSERT_TRUE(nb.ok());
+    for (const auto& level : *nb)
+      for (int64_t r : level) ASSERT_EQ(grp[static_cast<size_t>(r - 1)], grp[i]) << "link across groups";
+  }
+  std::vector<float> q(dim, 0.2f);
+  double recall = 0;
+  for (uint32_t gq = 0; gq < groups; ++gq) {
+    std::vector<AttrTerm> terms = {{0, AttrOp::kEq, {V::Int(gq)}}};
+    std::vector<uint32_t> only = {gq};
+    auto hits = (*idx)->SearchFiltered(q, 10, 0, SearchFilter{terms, nullptr, only});
+    auto exact = (*idx)->SearchFiltered(q, 10, 0, SearchFilter{terms, nullptr, only}, true);
+    ASSERT_TRUE(hits.ok() && exact.ok());
+    ASSERT_EQ(hits->size(), 10u);
+    size_t found = 0;
+    for (const HnswHit& h : *hits) {
+      ASSERT_EQ(grp[static_cast<size_t>(h.rowid - 1)], gq);
+      for (const HnswHit& e : *exact) found += e.rowid == h.rowid;
+    }
+    recall += found / 10.0;
+    // k above the group's rows: all of them.
+    auto all = (*idx)->SearchFiltered(q, 5000, 0, SearchFilter{terms, nullptr, only});
+    ASSERT_TRUE(all.ok());
+    EXPECT_EQ(all->size(), static_cast<size_t>(std::count(grp.begin(), grp.end(), gq)));
+  }
+  EXPECT_GE(recall / groups, 0.95);
+  // All groups: merged, and as good as the exact answer.
+  auto merged = (*idx)->Search(q, 10, 0);
+  auto exact = (*idx)->ExactSearch(q, 10);
+  ASSERT_TRUE(merged.ok() && exact.ok());
+  ASSERT_EQ(merged->size(), 10u);
+  size_t found = 0;
+  for (const HnswHit& h : *merged)
+    for (const HnswHit& e : *exact) found += e.rowid == h.rowid;
+  EXPECT_GE(found, 9u);
+  // Moving a row to another group re-links it there; deleting a group's entry picks another.
+  ASSERT_TRUE((*idx)->Upsert(1, std::span<const float>(data.data(), dim), 3).ok());
+  EXPECT_EQ((*idx)->GroupOf(1), 3u);
+  for (size_t i = 0; i < n; i += 3) ASSERT_TRUE((*idx)->Delete(rowids[i]).ok());
+  for (const std::string& p : (*idx)->Check()) ADD_FAILURE() << p;
+  // Reload: records + SetGroup + FinishGroups answer exactly as the index that wrote them.
+  struct Rows : RecordSource {
+    std::vector<NodeRow> rows;
+    std::vector<std::vector<uint8_t>> recs;
+    std::vector<std::vector<float>> vecs;
+    size_t pos = 0;
+    StatusOr<bool> Next(NodeRow* r) override {
+      if (pos == rows.size()) return false;
+      *r = rows[pos++];
+      return true;
+    }
+  } src;
+  ASSERT_TRUE((*idx)
+                  ->ForEachNode([&](int64_t rowid, std::span<const float> v, std::span<const uint8_t> rec) {
+                    src.recs.emplace_back(rec.begin(), rec.end());
+                    src.vecs.emplace_back(v.begin(), v.end());
+                    src.rows.push_back(NodeRow{rowid, {}, {}});
+                    return Status::Ok();
+                  })
+                  .ok());
+  for (size_t i = 0; i < src.rows.size(); ++i) {
+    src.rows[i].record = src.recs[i];
+    src.rows[i].vector = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(src.vecs[i].data()), dim * 4);
+  }
+  auto re = HnswIndex::Load((*idx)->Header(), src);
+  ASSERT_TRUE(re.ok()) << re.status().message();
+  (*re)->SetGrouped();
+  for (int64_t r : (*idx)->Rowids()) ASSERT_TRUE((*re)->SetGroup(r, (*idx)->GroupOf(r)).ok());
+  (*re)->FinishGroups();
+  for (uint32_t gq = 0; gq < groups; ++gq) {
+    std::vector<uint32_t> only = {gq};
+    (*re)->SetAttributeSchema({AttrType::kInteger});
+    for (int64_t r : (*idx)->Rowids()) ASSERT_TRUE((*re)->SetAttributes(r, std::vector<V>{V::Int((*idx)->GroupOf(r))}).ok());
+    std::vector<AttrTerm> terms = {{0, AttrOp::kEq, {V::Int(gq)}}};
+    (*idx)->SetAttributeSchema({AttrType::kInteger});
+    for (int64_t r : (*idx)->Rowids()) ASSERT_TRUE((*idx)->SetAttributes(r, std::vector<V>{V::Int((*idx)->GroupOf(r))}).ok());
+    auto a = (*idx)->SearchFiltered(q, 10, 0, SearchFilter{terms, nullptr, only});
+    auto b = (*re)->SearchFiltered(q, 10, 0, SearchFilter{terms, nullptr, only});
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(*a, *b);
+  }
+}
+
+}  // namespace
+}  // namespace vecgraph::hnsw

@@ -188,11 +188,15 @@ TEST_F(VectorTable, UpdatesOfEachColumnKind) {
        "INSERT INTO t(rowid, e, c, p, body) SELECT i, json_array(i, 0), i % 5, 'p' || (i % 2), 'b' || i FROM s");
   const std::string records = "SELECT group_concat(hex(record)) FROM (SELECT record FROM t_nodes ORDER BY rowid)";
   const std::string before = Value(records);
-  // Metadata, partition and auxiliary updates leave the graph alone.
+  // Metadata and auxiliary updates leave the graph alone; a partition-key update moves the row
+  // to that partition's graph.
   Exec("UPDATE t SET c = 99 WHERE rowid = 3");
-  Exec("UPDATE t SET p = 'q' WHERE rowid <= 2");
   Exec("UPDATE t SET body = 'new' WHERE rowid = 4");
+  Exec("UPDATE t SET p = 'p1' WHERE rowid = 5");  // the same value: nothing moves
   EXPECT_EQ(Value(records), before);
+  Exec("UPDATE t SET p = 'q' WHERE rowid <= 2");
+  EXPECT_NE(Value(records), before);
+  EXPECT_EQ(Value("SELECT vecgraph_check('t')"), "ok");
   EXPECT_EQ(Column("SELECT rowid FROM t WHERE e MATCH '[0,0]' AND k = 5 AND c = 99"), "3");
   EXPECT_EQ(Column("SELECT rowid FROM t WHERE e MATCH '[0,0]' AND k = 5 AND p = 'q'"), "1,2");
   EXPECT_EQ(Value("SELECT body FROM t WHERE rowid = 4"), "new");
@@ -414,6 +418,95 @@ TEST_F(VectorTable, PersistsAndReopens) {
   EXPECT_EQ(ErrorOn(fresh, "SELECT rowid FROM t WHERE e MATCH '[1, 0]' AND k = 3"),
             "hnsw_knn: index 't': the columns recorded in t_info (text 'e float[2]') differ from the table's declaration");
   sqlite3_close(fresh);
+  sqlite3_close(db);
+  std::remove(path.c_str());
+}
+
+// A partition key: one graph per partition value; `part = v` walks only that graph, a query
+// without the key walks every partition and merges; moving a row re-links it; a reload answers
+// the same.
+TEST_F(VectorTable, PartitionsSearchOnlyTheirOwnGraph) {
+  Build(3000);
+  const std::string q = std::string("embedding MATCH '") + kQuery + "'";
+  auto info = [&](const char* path) {
+    return Value(std::string("SELECT json_extract(vecgraph_index_info('docs'), '") + path + "')");
+  };
+  double recall = 0;
+  for (int p = 0; p < 10; ++p) {
+    const std::string cond = "part = " + std::to_string(p);
+    auto got = Ids("SELECT rowid FROM docs WHERE " + q + " AND k = 10 AND " + cond);
+    EXPECT_EQ(info("$.last_query.partitions"), "1");
+    auto want = Brute(kQuery, cond, 10);
+    ASSERT_EQ(got.size(), 10u);
+    EXPECT_EQ(Ids("SELECT rowid FROM docs WHERE " + q + " AND k = 10 AND exact = 1 AND " + cond), want);
+    size_t found = 0;
+    for (const std::string& id : got) {
+      ASSERT_EQ(std::stoi(id) % 10, p);
+      found += std::count(want.begin(), want.end(), id);
+    }
+    recall += found / 10.0;
+    // With other conditions, and k above the partition's rows.
+    EXPECT_EQ(Ids("SELECT rowid FROM docs WHERE " + q + " AND k = 10 AND " + cond + " AND tag = 'x' AND exact = 1"),
+              Brute(kQuery, cond + " AND tag = 'x'", 10));
+    EXPECT_EQ(Value("SELECT count(*) FROM docs WHERE " + q + " AND k = 100000 AND " + cond), "300");
+  }
+  EXPECT_GE(recall / 10, 0.95);
+  EXPECT_EQ(Value("SELECT count(*) FROM docs WHERE " + q + " AND k = 10 AND part IN (1, 2)"), "10");
+  EXPECT_EQ(info("$.last_query.partitions"), "2");
+  EXPECT_EQ(Ids("SELECT rowid FROM docs WHERE " + q + " AND k = 5 AND part = '3'"),
+            Ids("SELECT rowid FROM docs WHERE " + q + " AND k = 5 AND part = 3"));
+  EXPECT_EQ(Ids("SELECT rowid FROM docs WHERE " + q + " AND k = 5 AND part = 3.0"),
+            Ids("SELECT rowid FROM docs WHERE " + q + " AND k = 5 AND part = 3"));
+  EXPECT_EQ(Value("SELECT count(*) FROM docs WHERE " + q + " AND k = 5 AND part = 3.5"), "0");
+  EXPECT_EQ(Value("SELECT count(*) FROM docs WHERE " + q + " AND k = 5 AND part = 11"), "0");
+  // No key: every partition, merged.
+  auto all = Ids("SELECT rowid FROM docs WHERE " + q + " AND k = 10");
+  EXPECT_EQ(info("$.last_query.partitions"), "all");
+  auto want = Brute(kQuery, "1", 10);
+  size_t found = 0;
+  for (const std::string& id : all) found += std::count(want.begin(), want.end(), id);
+  EXPECT_GE(found, 9u);
+  EXPECT_EQ(info("$.partitions.part"), "10");
+  // Moving rows between partitions re-links them there (vecgraph_check reports a link across
+  // partitions).
+  Exec("UPDATE docs SET part = 5 WHERE rowid IN (1, 2, 3, 4)");
+  Exec("UPDATE mirror SET part = 5 WHERE id IN (1, 2, 3, 4)");
+  EXPECT_EQ(Value("SELECT count(*) FROM docs WHERE " + q + " AND k = 100000 AND part = 5"), "304");
+  EXPECT_EQ(Ids("SELECT rowid FROM docs WHERE " + q + " AND k = 10 AND exact = 1 AND part = 5"), Brute(kQuery, "part = 5", 10));
+  EXPECT_EQ(Value("SELECT vecgraph_check('docs')"), "ok");
+  // hnsw_knn_batch over a partitioned table searches every partition.
+  Exec("CREATE TABLE qs(id INTEGER PRIMARY KEY, v BLOB)");
+  Exec(std::string("INSERT INTO qs VALUES (1, vec_f32('") + kQuery + "'))");
+  EXPECT_EQ(Value("SELECT count(*) FROM hnsw_knn_batch('docs', 'qs', 'v', 10)"), "10");
+}
+
+TEST_F(VectorTable, PartitionsReopen) {
+  const std::string path = ::testing::TempDir() + "vecgraph_partitions.db";
+  std::remove(path.c_str());
+  sqlite3* db = nullptr;
+  Open(&db, path.c_str());
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE VIRTUAL TABLE t USING hnsw_knn(e float[2], u text partition key, c integer, m=4);"
+                         "WITH RECURSIVE x(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM x WHERE i < 2000) "
+                         "INSERT INTO t(rowid, e, u, c) SELECT i, json_array(cos(i), sin(i * 1.3)), "
+                         "CASE i % 4 WHEN 0 THEN NULL ELSE 'user' || (i % 4) END, i % 3 FROM x;"
+                         "DELETE FROM t WHERE rowid % 17 = 0;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  const std::string knn = "SELECT group_concat(rowid) FROM (SELECT rowid FROM t WHERE e MATCH '[1, 0]' AND k = 7 AND "
+                          "u = 'user2' AND c = 1)";
+  const std::string all = "SELECT group_concat(rowid) FROM (SELECT rowid FROM t WHERE e MATCH '[0.3, 0.9]' AND k = 9)";
+  auto a = QueryOn(db, knn), b = QueryOn(db, all);
+  sqlite3_close(db);
+  Open(&db, path.c_str());
+  EXPECT_EQ(QueryOn(db, knn), a);
+  EXPECT_EQ(QueryOn(db, all), b);
+  EXPECT_EQ(QueryOn(db, "SELECT vecgraph_check('t'), json_extract(vecgraph_index_info('t'), '$.partitions.u')"),
+            (std::vector<Row>{{"ok", "3"}}));
+  // NULL is a partition of its own for the graph, but `u = NULL` matches no row.
+  EXPECT_EQ(QueryOn(db, "SELECT count(*) FROM t WHERE e MATCH '[1, 0]' AND k = 5 AND u = NULL"), (std::vector<Row>{{"0"}}));
+  EXPECT_EQ(QueryOn(db, "SELECT count(*) FROM t WHERE e MATCH '[1, 0]' AND k = 5 AND u IS NULL"), (std::vector<Row>{{"5"}}));
   sqlite3_close(db);
   std::remove(path.c_str());
 }

@@ -8,17 +8,21 @@
 //   if (st.code() == StatusCode::kCancelled) { /* drop `index`, reload it from storage */ }
 //
 // How it works: InsertBatch builds in batches of kBuildBatchSize rows (hnsw_build.cpp). After
-// each batch it adds the batch to `built` and calls `cancelled()`. Inside a batch the parallel
-// search step runs in rounds of members sized to take about kPollInterval each; between rounds
-// the calling thread calls `cancelled()` again, so a request is seen within about kPollInterval
-// of build work however large the vectors are. `cancelled` is only ever called on the thread that
-// called InsertBatch (never on a TBB worker), so it may use that thread's resources (an SQLite
-// connection, for instance); it may also read `built`/`total` to report progress.
+// each batch it adds the batch to `built` and calls `cancelled()`. Inside a batch, the calling
+// thread works on the batch's parallel steps like the TBB workers, and between two of the items it
+// runs (one row's search, one neighbour list's update) it calls `cancelled()` again once
+// kPollInterval has passed since the previous call; a true answer stops every thread before its
+// next item. So a request is seen within about kPollInterval of build work however large the
+// vectors are, and the control adds no barrier (the graph is the one built without it).
+// `cancelled` is only ever called on the thread that called InsertBatch (never on a TBB worker),
+// so it may use that thread's resources (an SQLite connection, for instance); it may also read
+// `built`/`total` to report progress. (When another thread's parallel work holds the arena so that
+// this thread cannot join it, the polls inside that batch are skipped: the next comes after it.)
 //
 // State after a cancelled InsertBatch (Status code kCancelled): the index is NOT a consistent
 // prefix of the call (the cancelled batch is half-linked). Drop it (or Reset() / Reload() it from
-// storage) before any other use; destroying it is always safe. A call that returns Ok was never
-// cancelled, whatever `cancelled()` said after its last batch.
+// storage) before any other use; destroying it is always safe. There is no poll after the last
+// batch: a call that gets there returns Ok.
 #pragma once
 
 #include <atomic>
@@ -29,18 +33,20 @@
 namespace vecgraph::hnsw {
 
 struct BuildControl {
-  // How often (of build work) InsertBatch calls `cancelled` at the latest, give or take one
-  // member's search (one row: ~0.1 ms at 16 dimensions, a few ms at 1536).
+  // How often InsertBatch calls `cancelled` inside a batch, give or take one item (one row's
+  // search: ~0.1 ms at 16 dimensions, a few ms at 1536 on a large graph).
   static constexpr std::chrono::milliseconds kPollInterval{5};
 
-  // Called on the calling thread at least every kPollInterval of work (often more often: the
-  // caller rate-limits if the check costs anything). true: stop, InsertBatch returns kCancelled.
-  // Empty: never cancelled (progress is still counted).
+  // Called on the calling thread after every batch but the last and about every kPollInterval
+  // inside one (the caller rate-limits further if its check costs anything). true: stop,
+  // InsertBatch returns kCancelled. Empty: never cancelled (progress is still counted).
   std::function<bool()> cancelled;
+  // When InsertBatch last called `cancelled` (set by InsertBatch, on the calling thread).
+  std::chrono::steady_clock::time_point last_poll{};
 
-  // Rows of the call that are linked into the graph so far (updated after each batch) and the
-  // rows the call builds (set when the call starts: its rows minus identical upserts are not
-  // known up front, so this is rowids.size()). Readable from any thread while the call runs.
+  // Rows of the call done so far (linked into the graph, or skipped as identical upserts; updated
+  // after each batch) and rows of the call (rowids.size(), set when it starts). Readable from any
+  // thread while the call runs.
   std::atomic<uint64_t> built{0};
   std::atomic<uint64_t> total{0};
 };

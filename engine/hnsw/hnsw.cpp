@@ -304,6 +304,59 @@ StatusOr<std::vector<std::vector<int64_t>>> HnswIndex::Neighbors(int64_t rowid) 
   return out;
 }
 
+void HnswIndex::SetGrouped() {
+  std::unique_lock lock(mu_);
+  grouped_ = true;
+  group_.assign(n_, kNoGroup);
+  groups_.clear();
+}
+
+Status HnswIndex::SetGroup(int64_t rowid, uint32_t group) {
+  std::unique_lock lock(mu_);
+  if (!grouped_) return Status::InvalidArgument("hnsw: SetGroup on an index without groups");
+  NodeId id = map_.Find(rowid);
+  if (id == kInvalidNode) {
+    return Status::InvalidArgument(StrFormat("hnsw: group: rowid %lld not found", static_cast<long long>(rowid)));
+  }
+  group_[id] = group;
+  return Status::Ok();
+}
+
+void HnswIndex::FinishGroups() {
+  std::unique_lock lock(mu_);
+  groups_.clear();
+  for (size_t i = 0; i < n_; ++i) {
+    const NodeId id = static_cast<NodeId>(i);
+    if (!Live(id) || group_[i] == kNoGroup) continue;
+    GroupInfo& g = groups_[group_[i]];
+    ++g.live;
+    if (g.entry == kInvalidNode || level_[i] > level_[g.entry] ||
+        (level_[i] == level_[g.entry] && rowid_[i] < rowid_[g.entry])) {
+      g.entry = id;
+      g.max_level = level_[i];
+    }
+  }
+}
+
+void HnswIndex::RecomputeGroupEntry(uint32_t g) {
+  GroupInfo& info = groups_[g];
+  info.entry = PickEntry([this, g](NodeId v) { return group_[v] != g || (flags_[v] & kFlagInBatch) != 0; });
+  info.max_level = info.entry != kInvalidNode ? level_[info.entry] : -1;
+}
+
+uint32_t HnswIndex::GroupOf(int64_t rowid) const {
+  std::shared_lock lock(mu_);
+  NodeId id = map_.Find(rowid);
+  return grouped_ && id != kInvalidNode ? group_[id] : kNoGroup;
+}
+
+size_t HnswIndex::GroupCount() const {
+  std::shared_lock lock(mu_);
+  size_t n = 0;
+  for (const auto& [g, info] : groups_) n += info.live > 0;
+  return n;
+}
+
 void HnswIndex::SetAttributeSchema(std::vector<AttrType> types) {
   std::unique_lock lock(mu_);
   attrs_.SetSchema(std::move(types));
@@ -361,6 +414,8 @@ void HnswIndex::ClearNodesLocked() {
   level_ = {};
   flags_ = {};
   attrs_.Resize(0);
+  group_.clear();
+  groups_.clear();
   map_.Clear();
   entry_ = kInvalidNode;
   max_level_ = -1;

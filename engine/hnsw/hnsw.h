@@ -48,6 +48,7 @@
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/common/status.h"
@@ -121,6 +122,9 @@ struct SearchStats {
 struct SearchFilter {
   std::span<const AttrTerm> terms;
   const AllowedSet* allowed = nullptr;
+  // Grouped index: search only these groups (empty: every group). The terms must still say what
+  // passes (a group restriction only chooses which graphs to walk).
+  std::span<const uint32_t> groups;
 };
 
 struct CheckOptions {
@@ -173,17 +177,19 @@ class HnswIndex {
   // ---- mutations (each marks the changed node records; see TakeChanges)
   // InvalidArgument if rowid is already present (live), on a dimension mismatch or a non-finite
   // element. Re-inserting a deleted (tombstoned) rowid revives its slot.
-  Status Insert(int64_t rowid, std::span<const float> vec);
+  // group: the row's group in a grouped index (ignored otherwise).
+  Status Insert(int64_t rowid, std::span<const float> vec, uint32_t group = 0);
   // Replaces the vector of rowid (or inserts it): the old links are repaired around the node,
   // then it is re-linked like an insert. An identical vector is a no-op.
-  Status Upsert(int64_t rowid, std::span<const float> vec);
+  Status Upsert(int64_t rowid, std::span<const float> vec, uint32_t group = 0);
   // n = rowids.size() rows, vectors row-major n × dim. Processed in batches of kBuildBatchSize in
   // the given order; deterministic for a given call sequence (a bulk insert of N rows and N single
   // inserts give different, each deterministic, graphs). Nothing is inserted if any row is
   // invalid or (without upsert) already present, or if a rowid repeats within the call.
   // control (optional): progress and cancellation (build_control.h; kCancelled: drop the index).
+  // groups (grouped index): one per row; a row whose group changes is re-linked in its new group.
   Status InsertBatch(std::span<const int64_t> rowids, const float* vectors, bool upsert = false,
-                     BuildControl* control = nullptr);
+                     BuildControl* control = nullptr, std::span<const uint32_t> groups = {});
   // InvalidArgument if rowid is not present (live).
   Status Delete(int64_t rowid);
   // Purges tombstones (after re-linking their live in-neighbours), compacts ids and reconnects
@@ -224,6 +230,21 @@ class HnswIndex {
                                                 const SearchFilter& filter, bool exact = false,
                                                 SearchStats* stats = nullptr) const;
 
+  // ---- partitions (groups). A grouped index keeps one graph per group in the same arrays: a
+  // node links only to nodes of its own group and each group has its own entry point (its live
+  // node of the highest level, ties by the smaller rowid), so a search of one group walks only
+  // that group's graph, as a standalone index of its rows would. A search without a group
+  // restriction walks every group and merges. Groups are numbers the caller assigns (the SQL
+  // layer numbers its partition-key values); they are not persisted: after Load the caller
+  // sets each live row's group and calls FinishGroups.
+  static constexpr uint32_t kNoGroup = 0xFFFFFFFFu;
+  void SetGrouped();           // on an empty or freshly loaded index
+  bool grouped() const { return grouped_; }
+  Status SetGroup(int64_t rowid, uint32_t group);  // after Load, for every live row
+  void FinishGroups();                              // then: entry points and counts
+  uint32_t GroupOf(int64_t rowid) const;            // kNoGroup when unknown
+  size_t GroupCount() const;                        // groups with live rows
+
   // ---- metadata columns (attributes.h), by rowid; NULL until set. The SQL layer keeps them in
   // a shadow table and sets every row's values after each insert, update and load.
   void SetAttributeSchema(std::vector<AttrType> types);
@@ -239,6 +260,7 @@ class HnswIndex {
   // search. Thresholds: config().filter_exact_max_rows / filter_exact_max_fraction.
   bool ExactWhenSelective(size_t n_passing) const;
   bool ExactWhenSelectiveLocked(size_t n_passing) const;
+  bool ExactWhenSelectiveIn(size_t n_passing, size_t universe) const;  // n_passing of `universe` rows
   FilterStrategy ChooseFilterStrategy(size_t n_passing) const {
     return ExactWhenSelective(n_passing) ? FilterStrategy::kExact : FilterStrategy::kGraph;
   }
@@ -342,7 +364,7 @@ class HnswIndex {
   template <bool kIp, bool kCoded>
   NodeId GreedyDescend(SearchContext& ctx, const float* q, NodeId ep, float* ep_d, int from_level, int to_level) const;
   template <typename Elig>
-  void CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig) const;
+  void CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig, NodeId ep0, int top) const;
   template <bool kIp, bool kLevel0, bool kCoded, typename Elig>
   void SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float ep_d, int level, size_t ef,
                    const Elig& elig) const;
@@ -355,10 +377,26 @@ class HnswIndex {
                        std::vector<Cand>* scratch) const;
   // Sorts ascending by (distance, rowid) and keeps the first `keep`.
   void SortCands(std::vector<Cand>* c, size_t keep = SIZE_MAX) const;
+  // ep0/top: where the walk starts (kInvalidNode: entry_ / max_level_). fallback = false: a
+  // short walk returns what it found (SearchGroups decides).
   template <typename Elig>
   StatusOr<std::vector<HnswHit>> SearchImpl(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
                                             size_t passing_hint, const std::function<bool(NodeId)>& exact_pass,
-                                            SearchStats* stats) const;
+                                            SearchStats* stats, NodeId ep0 = kInvalidNode, int top = -1,
+                                            bool fallback = true) const;
+  // Grouped index: walks each group of `groups` (empty: all) from its entry point with
+  // elig(v) ∧ group(v) = g, merges, and answers with the exact scan over pass (∧ in groups) when
+  // the merged answer has fewer than min(k, passing) rows (passing unknown: SIZE_MAX).
+  template <typename Elig>
+  std::vector<HnswHit> SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
+                                    const std::function<bool(NodeId)>& pass, size_t passing,
+                                    std::span<const uint32_t> groups, SearchStats* stats) const;
+  struct GroupInfo {
+    NodeId entry = kInvalidNode;
+    int max_level = -1;
+    size_t live = 0;
+  };
+  void RecomputeGroupEntry(uint32_t g);  // entry = PickEntry over the group's live nodes
   std::vector<HnswHit> ExactLocked(const float* q, float q_norm, size_t k, const std::function<bool(NodeId)>* pass,
                                    const AllowedSet* allowed) const;
   void Report(SearchContext& ctx, const float* q, float q_norm, const NodeId* ids, size_t n, float* out) const;
@@ -367,7 +405,8 @@ class HnswIndex {
   Status CheckAllowed(const AllowedSet& s) const;
 
   // Build (hnsw_build.cpp).
-  Status InsertLocked(std::span<const int64_t> rowids, const float* vectors, bool upsert, BuildControl* ctl);
+  Status InsertLocked(std::span<const int64_t> rowids, const float* vectors, bool upsert, BuildControl* ctl,
+                      std::span<const uint32_t> groups);
   bool InsertChunk(const std::vector<NodeId>& members, BuildControl* ctl = nullptr);  // false: cancelled
   NodeId AddSlot(int64_t rowid, int level);
   void RepairAround(NodeId d);
@@ -404,6 +443,9 @@ class HnswIndex {
   std::vector<uint8_t> level_;
   std::vector<uint8_t> flags_;
   AttributeTable attrs_;              // metadata columns, n_ rows when it has columns
+  bool grouped_ = false;
+  std::vector<uint32_t> group_;       // per node when grouped_ (kNoGroup: unknown, e.g. a loaded tombstone)
+  std::unordered_map<uint32_t, GroupInfo> groups_;
   RowidMap map_;
   NodeId entry_ = kInvalidNode;
   int max_level_ = -1;

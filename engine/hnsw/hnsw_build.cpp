@@ -19,16 +19,18 @@
 //      becomes the entry point (in member order).
 // Nothing depends on the thread count or on scheduling; ties are broken by rowid.
 //
-// Cancellation (build_control.h): with a BuildControl, steps 1 and 3 (the long ones: about 5 and
-// 5 ms per batch at 128 dimensions on 2 cores, growing with dim) run in rounds, each one
-// ParallelFor over consecutive members / groups sized from the previous round's time to take
-// about kPollInterval; the calling thread polls `cancelled` between rounds and after each batch.
-// A member's step 1 reads only the graph as of step 0 and the vectors of earlier members, and a
-// step-3 group writes only its own list, so the split changes nothing in the result. On cancel
-// the batch stops where it is (members may be slots without links): the caller drops the index.
+// Cancellation (build_control.h): the calling thread calls `cancelled` after each batch and,
+// inside the two long steps (1 and 3: about 5 ms each per batch at 128 dimensions on 2 cores,
+// growing with dim and graph size), between the members / groups it runs itself, at most every
+// kPollInterval. A cancel sets a flag that every thread checks before its next item, so the step
+// ends within one item. No barrier is added: the split of the work, and so the graph, is the
+// one without a control. On cancel the batch stops where it is (members may be slots without
+// links): the caller drops the index.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "engine/hnsw/hnsw_internal.h"
 
@@ -42,6 +44,13 @@ bool ListHas(const uint32_t* lst, size_t n, NodeId v) {
   return false;
 }
 
+// Calls ctl->cancelled (on the calling thread), noting when: the polls inside a batch come
+// kPollInterval after the previous one.
+bool PollCancelled(BuildControl* ctl) {
+  ctl->last_poll = std::chrono::steady_clock::now();
+  return ctl->cancelled();
+}
+
 void WriteList(uint32_t* lst, uint32_t cap, const std::vector<Cand>& sel) {
   size_t n = std::min<size_t>(sel.size(), cap);
   for (size_t i = 0; i < n; ++i) lst[i] = sel[i].id;
@@ -50,24 +59,24 @@ void WriteList(uint32_t* lst, uint32_t cap, const std::vector<Cand>& sel) {
 
 }  // namespace
 
-Status HnswIndex::Insert(int64_t rowid, std::span<const float> vec) {
+Status HnswIndex::Insert(int64_t rowid, std::span<const float> vec, uint32_t group) {
   if (vec.size() != dim_) {
     return Status::InvalidArgument(StrFormat("hnsw: dimension mismatch: rowid %lld has %zu, index has %zu",
                                              static_cast<long long>(rowid), vec.size(), dim_));
   }
-  return InsertBatch({&rowid, 1}, vec.data(), false);
+  return InsertBatch({&rowid, 1}, vec.data(), false, nullptr, {&group, 1});
 }
 
-Status HnswIndex::Upsert(int64_t rowid, std::span<const float> vec) {
+Status HnswIndex::Upsert(int64_t rowid, std::span<const float> vec, uint32_t group) {
   if (vec.size() != dim_) {
     return Status::InvalidArgument(StrFormat("hnsw: dimension mismatch: rowid %lld has %zu, index has %zu",
                                              static_cast<long long>(rowid), vec.size(), dim_));
   }
-  return InsertBatch({&rowid, 1}, vec.data(), true);
+  return InsertBatch({&rowid, 1}, vec.data(), true, nullptr, {&group, 1});
 }
 
 Status HnswIndex::InsertBatch(std::span<const int64_t> rowids, const float* vectors, bool upsert,
-                              BuildControl* control) {
+                              BuildControl* control, std::span<const uint32_t> groups) {
   if (control != nullptr) {
     control->total.store(rowids.size(), std::memory_order_relaxed);
     control->built.store(0, std::memory_order_relaxed);
@@ -76,7 +85,10 @@ Status HnswIndex::InsertBatch(std::span<const int64_t> rowids, const float* vect
   if (vectors == nullptr) return Status::InvalidArgument("hnsw: insert: null vectors");
   return Guard([&] {
     std::unique_lock lock(mu_);
-    return InsertLocked(rowids, vectors, upsert, control);
+    if (grouped_ && groups.size() != rowids.size()) {
+      return Status::InvalidArgument("hnsw: insert into a grouped index needs one group per row");
+    }
+    return InsertLocked(rowids, vectors, upsert, control, grouped_ ? groups : std::span<const uint32_t>{});
   });
 }
 
@@ -98,6 +110,7 @@ NodeId HnswIndex::AddSlot(int64_t rowid, int level) {
   level_.push_back(static_cast<uint8_t>(level));
   flags_.push_back(0);
   if (attrs_.columns() != 0) attrs_.Resize(n_ + 1);
+  if (grouped_) group_.push_back(kNoGroup);
   map_.Put(rowid, id);
   ++n_;
   return id;
@@ -157,7 +170,7 @@ void HnswIndex::RepairAround(NodeId d) {
 }
 
 Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vectors, bool upsert,
-                               BuildControl* ctl) {
+                               BuildControl* ctl, std::span<const uint32_t> groups) {
   const size_t n = rowids.size();
   const bool pollable = ctl != nullptr && ctl->cancelled;
   auto cancelled = [&] {
@@ -167,7 +180,7 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
   // Validate everything first: a failing call changes nothing.
   for (size_t i = 0; i < n; ++i) {
     // Validation of a large call reads every element (about 100 MB at 65536 × 384): poll.
-    if (pollable && i % 4096 == 4095 && ctl->cancelled()) return cancelled();
+    if (pollable && i % 4096 == 4095 && PollCancelled(ctl)) return cancelled();
     Status st = CheckFinite({vectors + i * dim_, dim_});
     if (!st.ok()) {
       return Status::InvalidArgument(StrFormat("hnsw: rowid %lld: ", static_cast<long long>(rowids[i])) +
@@ -203,7 +216,7 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
   upper_off_.reserve(n_ + fresh);
   map_.Reserve(n_ + fresh);
 
-  if (pollable && ctl->cancelled()) return cancelled();  // nothing changed yet
+  if (pollable && PollCancelled(ctl)) return cancelled();  // nothing changed yet
 
   std::vector<float> stored(dim_);
   std::vector<NodeId> members;
@@ -212,19 +225,57 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
     const int64_t rowid = rowids[i];
     StoreVector(vectors + i * dim_, stored.data());
     NodeId id = map_.Find(rowid);
+    const uint32_t g = grouped_ ? groups[i] : kNoGroup;
     if (id != kInvalidNode) {
       if (Live(id)) {
-        if (std::memcmp(Vec(id), stored.data(), dim_ * sizeof(float)) == 0) continue;  // identical upsert
+        const bool same_group = !grouped_ || group_[id] == g;
+        if (same_group && std::memcmp(Vec(id), stored.data(), dim_ * sizeof(float)) == 0) continue;  // identical upsert
         RepairAround(id);
+        if (grouped_ && !same_group) {
+          // Leaves its old group: no node of it may link here any more (RepairAround fixed the
+          // nodes it links to; others may link to it too), and that group's count and maybe its
+          // entry point change. O(links) once per move.
+          for (size_t x = 0; x < n_; ++x) {
+            const NodeId xv = static_cast<NodeId>(x);
+            if (xv == id) continue;
+            for (int l = 0; l <= level_[x]; ++l) {
+              uint32_t* lst = Links(xv, l);
+              const uint32_t cap = Cap(l);
+              const size_t cnt = Count(lst, cap);
+              if (!ListHas(lst, cnt, id)) continue;
+              size_t w = 0;
+              for (size_t j = 0; j < cnt; ++j)
+                if (lst[j] != id) lst[w++] = lst[j];
+              for (; w < cap; ++w) lst[w] = kInvalidNode;
+              Touch(xv);
+            }
+          }
+          const uint32_t old = group_[id];
+          auto it = groups_.find(old);
+          group_[id] = g;
+          if (it != groups_.end()) {
+            --it->second.live;
+            if (it->second.entry == id) RecomputeGroupEntry(old);
+          }
+          ++groups_[g].live;
+        }
       } else {
         flags_[id] &= static_cast<uint8_t>(~kFlagTomb);  // revive the tombstone
         attrs_.SetNull(id);
         ++live_;
+        if (grouped_) {
+          group_[id] = g;
+          ++groups_[g].live;
+        }
       }
       ClearLinks(id);
     } else {
       id = AddSlot(rowid, LevelFor(rowid, cfg_.seed, cfg_.M));
       ++live_;
+      if (grouped_) {
+        group_[id] = g;
+        ++groups_[g].live;
+      }
     }
     std::memcpy(Vec(id), stored.data(), dim_ * sizeof(float));
     RecodeNode(id);
@@ -236,7 +287,7 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
       if (!InsertChunk(members, ctl)) return cancelled();
       members.clear();
       if (ctl != nullptr) ctl->built.store(i + 1, std::memory_order_relaxed);
-      if (pollable && i + 1 < n && ctl->cancelled()) return cancelled();
+      if (pollable && i + 1 < n && PollCancelled(ctl)) return cancelled();
     }
   }
   if (!members.empty()) {  // the last rows were identical upserts (skipped): their batch is done
@@ -248,56 +299,75 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
 
 bool HnswIndex::InsertChunk(const std::vector<NodeId>& members, BuildControl* ctl) {
   const size_t B = members.size();
-  // ParallelFor(n, grain, fn), or with a control: in rounds sized from the previous round's time
-  // to take about kPollInterval (the first, one grain per thread, times the items), polling
-  // between them. false: cancelled.
+  // Polling inside steps 1 and 3 (see the top): only the calling thread calls ctl->cancelled
+  // (and only it touches ctl->last_poll); a cancel sets `stop` for every thread.
   const bool pollable = ctl != nullptr && ctl->cancelled;
-  auto rounds = [&](size_t n, size_t grain, bool poll_after_last, const auto& fn) {
-    if (!pollable) {
-      ParallelFor(n, grain, fn);
-      return true;
-    }
-    using Clock = std::chrono::steady_clock;
-    const double target = std::chrono::duration<double>(BuildControl::kPollInterval).count();
-    const size_t threads =
-        static_cast<size_t>(std::max(1, (cpu_ != nullptr ? *cpu_ : exec::Executor::Global().cpu()).threads()));
-    const size_t min_round = threads * grain;
-    size_t r = min_round;
-    for (size_t done = 0; done < n;) {
-      const size_t end = std::min(n, done + r);
-      const Clock::time_point t0 = Clock::now();
-      ParallelFor(end - done, grain, [&](size_t b, size_t e) { fn(done + b, done + e); });
-      const double per_item = std::chrono::duration<double>(Clock::now() - t0).count() / static_cast<double>(end - done);
-      const size_t left = n - end;
-      const double fit = per_item > 0 ? target / per_item : static_cast<double>(left);
-      r = std::max(min_round, fit >= static_cast<double>(left) ? left : static_cast<size_t>(fit));
-      done = end;
-      if ((done < n || poll_after_last) && ctl->cancelled()) return false;
-    }
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<bool> stop{false};
+  auto stopped = [&] {
+    if (!pollable) return false;
+    if (stop.load(std::memory_order_relaxed)) return true;
+    if (std::this_thread::get_id() != caller) return false;
+    if (std::chrono::steady_clock::now() - ctl->last_poll < BuildControl::kPollInterval) return false;
+    if (!PollCancelled(ctl)) return false;
+    stop.store(true, std::memory_order_relaxed);
     return true;
   };
   if (entry_ != kInvalidNode && (flags_[entry_] & kFlagInBatch) != 0) {
     entry_ = PickEntry([this](NodeId v) { return (flags_[v] & kFlagInBatch) != 0; });
     max_level_ = entry_ != kInvalidNode ? level_[entry_] : -1;
   }
-  const NodeId ep0 = entry_;
-  const int top0 = max_level_;
+  const NodeId ep0_all = entry_;
+  const int top0_all = max_level_;
   const size_t efc = cfg_.EfConstruction();
+  // Grouped index: each member searches its own group's graph from that group's entry point as
+  // of the batch start (a group entry that is a member of this batch is replaced first).
+  struct Start {
+    NodeId ep;
+    int top;
+  };
+  std::unordered_map<uint32_t, Start> starts_by_group;
+  if (grouped_) {
+    for (NodeId id : members) {
+      const uint32_t g = group_[id];
+      if (starts_by_group.count(g)) continue;
+      GroupInfo& info = groups_[g];
+      if (info.entry == kInvalidNode || (flags_[info.entry] & kFlagInBatch) != 0 || !Live(info.entry)) {
+        RecomputeGroupEntry(g);
+      }
+      starts_by_group[g] = {groups_[g].entry, groups_[g].max_level};
+    }
+  }
+  const uint32_t* grp = group_.data();
 
   // Step 1: search and select, in parallel.
   std::vector<std::vector<std::vector<Cand>>> fwd(B);  // [member][level] selected links
   const uint8_t* flags = flags_.data();
-  auto elig = [flags](NodeId v) { return (flags[v] & (kFlagTomb | kFlagInBatch)) == 0; };
-  auto search = [&](size_t b, size_t e) {
+  ParallelFor(B, 1, [&](size_t b, size_t e) {
     ContextLease ctx(this);
     for (size_t i = b; i < e; ++i) {
+      if (stopped()) return;
       const NodeId id = members[i];
       const int L = level_[id];
       const float* v = Vec(id);
       fwd[i].assign(static_cast<size_t>(L) + 1, {});
       std::vector<Cand>& intra = ctx->intra;
       intra.clear();
-      for (size_t j = 0; j < i; ++j) intra.push_back({DistNodes(id, members[j]), members[j]});
+      const uint32_t g = grouped_ ? grp[id] : kNoGroup;
+      for (size_t j = 0; j < i; ++j) {
+        if (grouped_ && grp[members[j]] != g) continue;  // links stay inside a group
+        intra.push_back({DistNodes(id, members[j]), members[j]});
+      }
+      NodeId ep0 = ep0_all;
+      int top0 = top0_all;
+      if (grouped_) {
+        const Start& s = starts_by_group.at(g);
+        ep0 = s.ep;
+        top0 = s.top;
+      }
+      auto elig = [flags, grp, g, this](NodeId x) {
+        return (flags[x] & (kFlagTomb | kFlagInBatch)) == 0 && (!grouped_ || grp[x] == g);
+      };
       NodeId ep = ep0;
       float ep_d = 0;
       if (ep0 != kInvalidNode) {
@@ -326,8 +396,8 @@ bool HnswIndex::InsertChunk(const std::vector<NodeId>& members, BuildControl* ct
         SelectNeighbors(merged, m_, &fwd[i][static_cast<size_t>(l)], &ctx->pruned);
       }
     }
-  };
-  if (!rounds(B, 1, /*poll_after_last=*/true, search)) return false;
+  });
+  if (stop.load()) return false;
 
   // Step 2: write the members' own links.
   struct Req {
@@ -358,11 +428,11 @@ bool HnswIndex::InsertChunk(const std::vector<NodeId>& members, BuildControl* ct
   starts.push_back(reqs.size());
   const size_t G = starts.size() - 1;
   std::vector<uint8_t> changed(G, 0);
-  // Without poll after the last round: InsertLocked polls after the batch.
-  const bool linked = rounds(G, 16, /*poll_after_last=*/false, [&](size_t gb, size_t ge) {
+  ParallelFor(G, 16, [&](size_t gb, size_t ge) {
     std::vector<Cand> cands, sel, pruned;
     std::vector<NodeId> news, old;
     for (size_t g = gb; g < ge; ++g) {
+      if (stopped()) return;
       const NodeId t = reqs[starts[g]].target;
       const int l = static_cast<int>(reqs[starts[g]].level);
       const uint32_t cap = Cap(l);
@@ -393,7 +463,7 @@ bool HnswIndex::InsertChunk(const std::vector<NodeId>& members, BuildControl* ct
       changed[g] = same ? 0 : 1;
     }
   });
-  if (!linked) return false;
+  if (stop.load()) return false;
 
   // Step 4: dirty marks, entry point, batch flags.
   for (size_t g = 0; g < G; ++g)
@@ -402,6 +472,16 @@ bool HnswIndex::InsertChunk(const std::vector<NodeId>& members, BuildControl* ct
     if (entry_ == kInvalidNode || level_[id] > max_level_) {
       entry_ = id;
       max_level_ = level_[id];
+    }
+    if (grouped_) {
+      // A group's entry: its live node of the highest level, ties by the smaller rowid (the rule
+      // FinishGroups applies after a load, so a reloaded index starts its walks where this one does).
+      GroupInfo& info = groups_[group_[id]];
+      if (info.entry == kInvalidNode || level_[id] > info.max_level ||
+          (level_[id] == info.max_level && rowid_[id] < rowid_[info.entry])) {
+        info.entry = id;
+        info.max_level = level_[id];
+      }
     }
     flags_[id] &= static_cast<uint8_t>(~kFlagInBatch);
   }
@@ -428,6 +508,13 @@ Status HnswIndex::Delete(int64_t rowid) {
     if (entry_ == id) {
       entry_ = PickEntry({});
       max_level_ = level_[entry_];
+    }
+    if (grouped_) {
+      auto it = groups_.find(group_[id]);
+      if (it != groups_.end()) {
+        --it->second.live;
+        if (it->second.entry == id) RecomputeGroupEntry(group_[id]);
+      }
     }
     return Status::Ok();
   });

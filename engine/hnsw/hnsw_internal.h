@@ -275,7 +275,8 @@ inline NodeId HnswIndex::Descend(SearchContext& ctx, const float* q, NodeId ep, 
 // A query's walk over the search codes: ep_d of the entry point, greedy descent to level 0, the
 // ef-search on level 0; the best ef eligible nodes are left in ctx.top (with code distances).
 template <typename Elig>
-void HnswIndex::CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig) const {
+void HnswIndex::CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig, NodeId ep0,
+                          int top) const {
   double sum = 0, sq = 0;
   for (size_t j = 0; j < dim_; ++j) {
     sum += q[j];
@@ -284,11 +285,11 @@ void HnswIndex::CodedWalk(SearchContext& ctx, const float* q, size_t ef, const E
   ctx.q_sum = static_cast<float>(sum);
   ctx.q_sq = static_cast<float>(sq);
   auto walk = [&]<bool kIp>() {
-    NodeId ep = entry_;
+    NodeId ep = ep0;
     float ep_d;
     StageRow<true>(ctx, 0, ep);
     ScoreRows<kIp, true>(ctx, q, &ep, 1, &ep_d);
-    ep = GreedyDescend<kIp, true>(ctx, q, ep, &ep_d, max_level_, 0);
+    ep = GreedyDescend<kIp, true>(ctx, q, ep, &ep_d, top, 0);
     SearchLayer<kIp, true, true>(ctx, q, ep, ep_d, 0, ef, elig);
   };
   if (ip_) walk.template operator()<true>();

@@ -93,6 +93,14 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
     flags[ni] = flags_[i];
   }
   attrs_.Compact(remap, nn);
+  if (grouped_) {
+    std::vector<uint32_t> group(nn, kNoGroup);
+    for (size_t i = 0; i < n_; ++i)
+      if (remap[i] != kInvalidNode) group[remap[i]] = group_[i];
+    group_ = std::move(group);
+    for (auto& [g, info] : groups_)
+      if (info.entry != kInvalidNode) info.entry = remap[info.entry];
+  }
   map_.Clear();
   map_.Reserve(nn);
   for (size_t i = 0; i < nn; ++i) map_.Put(rowid[i], static_cast<NodeId>(i));
@@ -303,6 +311,9 @@ std::vector<std::string> HnswIndex::Check(const CheckOptions& opt) const {
           continue;
         }
         if (v == id) add(StrFormat("node %lld: level %d self link", r, l));
+        if (grouped_ && group_.size() == n_ && group_[i] != kNoGroup && group_[v] != kNoGroup && group_[v] != group_[i]) {
+          add(StrFormat("node %lld: level %d link to rowid %lld of another partition", r, l, LL(rowid_[v])));
+        }
         if (level_[v] < l) {
           add(StrFormat("node %lld: level %d link to rowid %lld whose level is %d", r, l, LL(rowid_[v]), level_[v]));
         }
@@ -565,6 +576,10 @@ void HnswIndex::StealState(HnswIndex& o) {
   map_ = std::move(o.map_);
   attrs_.SetSchema(attrs_.schema());  // ids changed meaning: values NULL until set again
   attrs_.Resize(n_);
+  if (grouped_) {  // likewise the groups: SetGroup + FinishGroups again
+    group_.assign(n_, kNoGroup);
+    groups_.clear();
+  }
   entry_ = o.entry_;
   max_level_ = o.max_level_;
   touched_.clear();

@@ -123,10 +123,13 @@ bool HnswIndex::ExactWhenSelective(size_t n_passing) const {
   return ExactWhenSelectiveLocked(n_passing);
 }
 
-bool HnswIndex::ExactWhenSelectiveLocked(size_t n_passing) const {
-  const double n = static_cast<double>(n_passing), live = static_cast<double>(live_);
+bool HnswIndex::ExactWhenSelectiveLocked(size_t n_passing) const { return ExactWhenSelectiveIn(n_passing, live_); }
+
+bool HnswIndex::ExactWhenSelectiveIn(size_t n_passing, size_t universe) const {
+  // n_passing of `universe` rows pass (universe: the live rows, or those of the searched groups).
+  const double n = static_cast<double>(n_passing), live = static_cast<double>(universe);
   if (n_passing <= cfg_.filter_exact_max_rows || n <= cfg_.filter_exact_max_fraction * live) return true;
-  if (live_ == 0) return true;
+  if (universe == 0) return true;
   const double s = std::min(1.0, n / live);
   return n * std::pow(s, 0.9) <= cfg_.filter_graph_cost_rows;
 }
@@ -187,11 +190,16 @@ template <typename Elig>
 StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, size_t k, size_t ef,
                                                      const Elig& elig, size_t passing_hint,
                                                      const std::function<bool(NodeId)>& exact_pass,
-                                                     SearchStats* stats) const {
+                                                     SearchStats* stats, NodeId ep0, int top,
+                                                     bool fallback) const {
   // Caller holds the shared lock and has checked q.
   n_searches_.fetch_add(1, std::memory_order_relaxed);
   if (stats != nullptr) *stats = SearchStats{};
-  if (k == 0 || live_ == 0 || entry_ == kInvalidNode) return std::vector<HnswHit>{};
+  if (ep0 == kInvalidNode) {
+    ep0 = entry_;
+    top = max_level_;
+  }
+  if (k == 0 || live_ == 0 || ep0 == kInvalidNode) return std::vector<HnswHit>{};
   ContextLease ctx(this);
   float q_norm = 0;
   bool zero = false;
@@ -200,7 +208,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   // A cosine zero query (every distance is 1: the answer is the smallest rowids), or k at least
   // the passing rows (the answer is all of them, ranked): an exact scan is the whole answer and
   // cheaper than a walk with ef ≥ k.
-  if (zero || k >= passing_hint) {
+  if (fallback && (zero || k >= passing_hint)) {
     if (stats != nullptr) stats->exact = true;
     return ExactLocked(q.data(), q_norm, k, pass, nullptr);
   }
@@ -208,10 +216,10 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   size_t eff = std::max<size_t>(ef != 0 ? ef : cfg_.ef_search, k);
   ctx->n_dist = 0;
   if (Coded()) {
-    CodedWalk(*ctx, qi, eff, elig);
+    CodedWalk(*ctx, qi, eff, elig, ep0, top);
   } else {
-    float ep_d = DistTo(qi, entry_);
-    NodeId ep = Descend(*ctx, qi, entry_, &ep_d, max_level_, 0);
+    float ep_d = DistTo(qi, ep0);
+    NodeId ep = Descend(*ctx, qi, ep0, &ep_d, top, 0);
     SearchLayerAny(*ctx, qi, ep, ep_d, 0, eff, elig);
   }
   size_t n = ctx->top.size();
@@ -225,11 +233,56 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   if (hits.size() > k) hits.resize(k);
   n_search_dist_.fetch_add(ctx->n_dist, std::memory_order_relaxed);
   if (stats != nullptr) stats->distances = ctx->n_dist;
-  if (hits.size() < std::min(k, passing_hint)) {
+  if (fallback && hits.size() < std::min(k, passing_hint)) {
     if (stats != nullptr) stats->exact = true;
     return ExactLocked(q.data(), q_norm, k, pass, nullptr);
   }
   return hits;
+}
+
+template <typename Elig>
+std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
+                                             const std::function<bool(NodeId)>& pass, size_t passing,
+                                             std::span<const uint32_t> groups, SearchStats* stats) const {
+  // Caller holds the shared lock and has checked q.
+  std::vector<uint32_t> all;
+  if (groups.empty()) {
+    for (const auto& [g, info] : groups_)
+      if (info.live > 0) all.push_back(g);
+    std::sort(all.begin(), all.end());
+    groups = all;
+  }
+  std::vector<HnswHit> merged;
+  uint64_t distances = 0;
+  for (uint32_t g : groups) {
+    auto it = groups_.find(g);
+    if (it == groups_.end() || it->second.live == 0 || it->second.entry == kInvalidNode) continue;
+    const uint32_t* grp = group_.data();
+    auto elig_g = [&elig, grp, g](NodeId v) { return grp[v] == g && elig(v); };
+    SearchStats st;
+    auto r = SearchImpl(q, k, ef, elig_g, SIZE_MAX, {}, &st, it->second.entry, it->second.max_level, false);
+    distances += st.distances;
+    merged.insert(merged.end(), r->begin(), r->end());  // SearchImpl only fails by exception
+  }
+  std::sort(merged.begin(), merged.end(), HitLess);
+  if (merged.size() > k) merged.resize(k);
+  if (stats != nullptr) {
+    stats->distances = distances;
+    stats->exact = false;
+  }
+  if (merged.size() < std::min(k, passing)) {
+    // Short (a very selective filter, a disconnected remnant): the exact scan over the passing
+    // rows of these groups is the answer.
+    std::vector<uint32_t> sorted(groups.begin(), groups.end());
+    std::sort(sorted.begin(), sorted.end());
+    const uint32_t* grp = group_.data();
+    std::function<bool(NodeId)> in = [&](NodeId v) {
+      return std::binary_search(sorted.begin(), sorted.end(), grp[v]) && (!pass || pass(v));
+    };
+    if (stats != nullptr) stats->exact = true;
+    return ExactLocked(q.data(), static_cast<float>(Norm(q.data(), dim_)), k, &in, nullptr);
+  }
+  return merged;
 }
 
 StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_t k, size_t ef,
@@ -239,6 +292,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     std::shared_lock lock(mu_);
     const uint8_t* flags = flags_.data();
     auto elig = [flags](NodeId v) { return (flags[v] & kFlagTomb) == 0; };
+    if (grouped_) return SearchGroups(q, k, ef, elig, {}, live_, {}, stats);
     return SearchImpl(q, k, ef, elig, live_, {}, stats);
   });
 }
@@ -252,6 +306,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     if (allowed.count() == 0) return std::vector<HnswHit>{};
     auto elig = [&allowed](NodeId v) { return allowed.Test(v); };
     std::function<bool(NodeId)> pass = [&allowed](NodeId v) { return allowed.Test(v); };
+    if (grouped_) return SearchGroups(q, k, ef, elig, pass, allowed.count(), {}, stats);
     return SearchImpl(q, k, ef, elig, allowed.count(), pass, stats);
   });
 }
@@ -267,6 +322,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     auto elig = [&](NodeId v) { return (flags[v] & kFlagTomb) == 0 && filter(rowids[v]); };
     std::function<bool(NodeId)> pass = [&](NodeId v) { return filter(rowids[v]); };
     // Unknown passing count: any short answer falls back to the exact scan (which finds them all).
+    if (grouped_) return SearchGroups(q, k, ef, elig, pass, SIZE_MAX, {}, stats);
     return SearchImpl(q, k, ef, elig, SIZE_MAX, pass, stats);
   });
 }
@@ -291,11 +347,42 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
       return std::vector<HnswHit>{};
     }
     const uint8_t* flags = flags_.data();
-    auto passes = [&af, allowed](NodeId v) { return (allowed == nullptr || allowed->Test(v)) && af.Pass(v); };
+    // Grouped index with a group restriction: only those groups' graphs are walked, and the
+    // estimate and the strategy are relative to those groups' rows.
+    std::vector<uint32_t> gsel;
+    size_t universe = live_;
+    if (grouped_ && !filter.groups.empty()) {
+      gsel.assign(filter.groups.begin(), filter.groups.end());
+      std::sort(gsel.begin(), gsel.end());
+      gsel.erase(std::unique(gsel.begin(), gsel.end()), gsel.end());
+      universe = 0;
+      for (uint32_t g : gsel) {
+        auto it = groups_.find(g);
+        if (it != groups_.end()) universe += it->second.live;
+      }
+      if (universe == 0) {
+        st.counted = true;
+        st.strategy = FilterStrategy::kExact;
+        return std::vector<HnswHit>{};
+      }
+    }
+    const uint32_t* grp = group_.data();
+    const bool restricted = !gsel.empty();
+    auto in_groups = [&gsel, grp, restricted](NodeId v) {
+      return !restricted || (gsel.size() == 1 ? grp[v] == gsel[0] : std::binary_search(gsel.begin(), gsel.end(), grp[v]));
+    };
+    auto passes = [&af, allowed, &in_groups](NodeId v) {
+      return in_groups(v) && (allowed == nullptr || allowed->Test(v)) && af.Pass(v);
+    };
     // Estimate the passing rows: count them on small indexes, sample a fixed stride on large ones
-    // (deterministic: the same index and filter always choose the same strategy).
+    // (deterministic: the same index and filter always choose the same strategy). Within groups
+    // without other conditions the count is known.
     size_t est = 0;
-    if (n_ <= kFilterCountNodes) {
+    bool known = true;
+    if (restricted && af.empty() && allowed == nullptr) {
+      est = universe;
+      st.counted = true;
+    } else if (n_ <= kFilterCountNodes) {
       for (size_t i = 0; i < n_; ++i) est += Live(static_cast<NodeId>(i)) && passes(static_cast<NodeId>(i));
       st.counted = true;
     } else {
@@ -303,22 +390,39 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
       size_t live_seen = 0, pass_seen = 0;
       for (size_t s = 0; s < kFilterSampleNodes; ++s) {
         const NodeId v = static_cast<NodeId>(s * stride + stride / 2);
-        if (!Live(v)) continue;
+        if (!Live(v) || !in_groups(v)) continue;
         ++live_seen;
         pass_seen += passes(v);
       }
       st.sampled = static_cast<uint32_t>(live_seen);
-      est = live_seen == 0 ? live_ : static_cast<size_t>(std::llround(static_cast<double>(pass_seen) / live_seen * live_));
+      if (restricted && live_seen < 32) {
+        known = false;  // too few samples in these groups: walk them (an exact scan if short)
+        est = universe;
+      } else {
+        est = live_seen == 0 ? live_
+                             : static_cast<size_t>(std::llround(static_cast<double>(pass_seen) / live_seen * universe));
+      }
     }
     st.passing_estimate = est;
     const float q_norm = static_cast<float>(Norm(q.data(), dim_));
     std::function<bool(NodeId)> pass = passes;
-    if (exact || est == 0 || ExactWhenSelectiveLocked(est)) {
+    if (exact || (known && (est == 0 || ExactWhenSelectiveIn(est, universe)))) {
       st.strategy = FilterStrategy::kExact;
       st.exact = true;
       return ExactLocked(q.data(), q_norm, k, &pass, nullptr);
     }
     st.strategy = FilterStrategy::kGraph;
+    if (grouped_) {
+      auto elig_g = [flags, &af, allowed](NodeId v) {
+        return (flags[v] & kFlagTomb) == 0 && (allowed == nullptr || allowed->Test(v)) && af.Pass(v);
+      };
+      SearchStats walk;
+      std::function<bool(NodeId)> rest = [&af, allowed](NodeId v) { return (allowed == nullptr || allowed->Test(v)) && af.Pass(v); };
+      auto hits = SearchGroups(q, k, ef, elig_g, rest, st.counted ? est : SIZE_MAX, gsel, &walk);
+      st.distances = walk.distances;
+      st.exact = st.fallback = walk.exact;
+      return hits;
+    }
     auto elig = [flags, &passes](NodeId v) { return (flags[v] & kFlagTomb) == 0 && passes(v); };
     // A counted estimate is exact; a sampled one is not, so any short walk falls back.
     SearchStats walk;
@@ -372,7 +476,12 @@ StatusOr<std::vector<std::vector<HnswHit>>> HnswIndex::SearchBatch(const float* 
     auto elig = [flags](NodeId v) { return (flags[v] & kFlagTomb) == 0; };
     ParallelFor(nq, 1, [&](size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) {
-        auto r = SearchImpl(std::span<const float>(queries + i * dim_, dim_), k, ef, elig, live_, {}, nullptr);
+        const std::span<const float> qi(queries + i * dim_, dim_);
+        if (grouped_) {
+          out[i] = SearchGroups(qi, k, ef, elig, {}, live_, {}, nullptr);
+          continue;
+        }
+        auto r = SearchImpl(qi, k, ef, elig, live_, {}, nullptr);
         out[i] = std::move(r.value());  // SearchImpl only fails by exception
       }
     });

@@ -623,6 +623,58 @@ Status ReadKnnArgs(const HnswVtab* vt, const std::string& codes, int argc, sqlit
   return Status::Ok();
 }
 
+// Partitioned tables: the groups a query must search, when every partition key has an `=` or
+// `IN` term (the cross product of their values, as keys of vt->part_ids); empty: all groups.
+// Values that cannot equal a stored key (another class, a non-integral REAL for an integer key,
+// NULL) are dropped; when no key remains the answer is empty ({kNoGroup}).
+std::vector<uint32_t> QueryGroups(HnswVtab* vt, const std::vector<hnsw::AttrTerm>& terms) {
+  const HnswSchema& d = vt->decl;
+  std::vector<std::vector<hnsw::AttrValue>> choices;  // per partition key, in schema order
+  std::vector<const HnswColumnDef*> keys;
+  for (const HnswColumnDef& c : d.columns) {
+    if (c.kind != HnswColumnKind::kPartition) continue;
+    keys.push_back(&c);
+    const std::vector<hnsw::AttrValue>* best = nullptr;
+    for (const hnsw::AttrTerm& t : terms) {
+      if (t.column != static_cast<uint32_t>(c.attr)) continue;
+      if (t.op != hnsw::AttrOp::kEq && t.op != hnsw::AttrOp::kIn) continue;
+      if (best == nullptr || t.values.size() < best->size()) best = &t.values;
+    }
+    if (best == nullptr) return {};
+    std::vector<hnsw::AttrValue> vals;
+    for (const hnsw::AttrValue& v : *best) {
+      if (c.type == hnsw::AttrType::kText && v.kind == hnsw::AttrValue::Kind::kText) {
+        vals.push_back(v);
+      } else if (c.type == hnsw::AttrType::kInteger && v.kind == hnsw::AttrValue::Kind::kInteger) {
+        vals.push_back(v);
+      } else if (c.type == hnsw::AttrType::kInteger && v.kind == hnsw::AttrValue::Kind::kReal &&
+                 std::floor(v.r) == v.r && v.r >= -9223372036854775808.0 && v.r < 9223372036854775808.0) {
+        vals.push_back(hnsw::AttrValue::Int(static_cast<int64_t>(v.r)));
+      }
+    }
+    choices.push_back(std::move(vals));
+  }
+  if (keys.empty()) return {};
+  size_t combos = 1;
+  for (const auto& c : choices) combos *= std::max<size_t>(c.size(), 1);
+  if (combos > 4096) return {};  // search all groups (the terms still filter)
+  std::vector<uint32_t> out;
+  std::vector<hnsw::AttrValue> attrs(d.attrs);
+  std::vector<size_t> pick(choices.size(), 0);
+  bool empty = false;
+  for (const auto& c : choices) empty = empty || c.empty();
+  while (!empty) {
+    for (size_t i = 0; i < keys.size(); ++i) attrs[static_cast<size_t>(keys[i]->attr)] = choices[i][pick[i]];
+    auto it = vt->part_ids.find(PartitionKey(vt, attrs));
+    if (it != vt->part_ids.end()) out.push_back(it->second);
+    size_t i = 0;
+    while (i < pick.size() && ++pick[i] == choices[i].size()) pick[i++] = 0;
+    if (i == pick.size()) break;
+  }
+  if (out.empty()) out.push_back(hnsw::HnswIndex::kNoGroup);
+  return out;
+}
+
 const char* StrategyName(hnsw::FilterStrategy s) { return s == hnsw::FilterStrategy::kExact ? "exact" : "graph"; }
 
 int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, sqlite3_value** argv) {
@@ -685,9 +737,11 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
     allowed = idx.MakeAllowedSet(passing);
   }
   hnsw::SearchStats stats;
+  const std::vector<uint32_t> groups = vt->decl.HasPartition() ? QueryGroups(vt, a.terms) : std::vector<uint32_t>{};
   auto search = [&](size_t kk) -> StatusOr<std::vector<hnsw::HnswHit>> {
     if (filtered) {
-      return idx.SearchFiltered(q.view(), kk, ef, hnsw::SearchFilter{a.terms, a.bounds.unbounded() ? nullptr : &allowed},
+      return idx.SearchFiltered(q.view(), kk, ef,
+                                hnsw::SearchFilter{a.terms, a.bounds.unbounded() ? nullptr : &allowed, groups},
                                 c->exact != 0 || source == "all", &stats);
     }
     stats = hnsw::SearchStats{};
@@ -741,11 +795,15 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
   }
   vt->last_query = StrFormat(
       "{\"strategy\":\"%s\",\"reason\":\"%s\",\"rows_wanted\":%llu,\"from\":\"%s\",\"filtered\":%s,"
-      "\"passing_estimate\":%llu,\"passing_counted\":%s,\"sampled\":%u,\"fallback\":%s,\"searches\":%zu,\"rows\":%zu}",
+      "\"passing_estimate\":%llu,\"passing_counted\":%s,\"sampled\":%u,\"fallback\":%s,\"searches\":%zu,\"rows\":%zu,"
+      "\"partitions\":%s}",
       StrategyName(stats.strategy), reason.c_str(), static_cast<unsigned long long>(want), source.c_str(),
       filtered ? "true" : "false", static_cast<unsigned long long>(filtered ? stats.passing_estimate : live),
       (!filtered || stats.counted) ? "true" : "false", stats.sampled, stats.fallback ? "true" : "false", rounds,
-      out.size());
+      out.size(),
+      !vt->decl.HasPartition() ? "null"
+      : groups.empty()         ? "\"all\""
+                               : std::to_string(groups.size() == 1 && groups[0] == hnsw::HnswIndex::kNoGroup ? 0 : groups.size()).c_str());
   c->hits = std::move(out);
   c->pos = 0;
   return SQLITE_OK;
@@ -1027,7 +1085,12 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
       st = GatherRow(vt, cols, !insert, old_rowid, who, &row, &old_cols);
       if (!st.ok()) return Fail(vt, st);
     }
-    if (keep_vector && old_rowid == rowid) {
+    const bool partitioned = d.HasPartition();
+    const uint32_t group = partitioned ? PartitionGroup(vt, row.attrs) : 0;
+    // A new partition-key value moves the row to another partition's graph: re-linked like a
+    // vector change.
+    const bool moves = partitioned && !insert && keep_vector && old_rowid == rowid && vt->index->GroupOf(rowid) != group;
+    if (keep_vector && old_rowid == rowid && !moves) {
       // UPDATE of declared columns only: the graph is not touched.
       if (d.legacy) return SQLITE_OK;  // nothing we store changes
       st = WriteRowColumns(vt, rowid, row);
@@ -1040,7 +1103,8 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
     }
     VectorBuf vec;
     if (keep_vector) {
-      // UPDATE of the rowid (and maybe other columns): carry the stored vector (as inserted) over.
+      // UPDATE of the rowid or the partition (and maybe other columns): carry the stored vector
+      // (as inserted) over.
       st = Flush(vt);
       if (st.ok()) st = ReadUserVector(vt, old_rowid, &vec);
       if (!st.ok()) return Fail(vt, st);
@@ -1068,10 +1132,10 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
       if (st.ok() && !insert && old_rowid != rowid) {
         if (conflict) st = vt->index->Delete(rowid);  // OR REPLACE: the row in the way goes
         if (st.ok()) st = vt->index->Delete(old_rowid);
-        if (st.ok()) st = vt->index->Insert(rowid, vec.view());
+        if (st.ok()) st = vt->index->Insert(rowid, vec.view(), group);
         if (st.ok() && !d.legacy) st = DeleteRowColumns(vt, old_rowid);
       } else if (st.ok()) {
-        st = vt->index->Upsert(rowid, vec.view());
+        st = vt->index->Upsert(rowid, vec.view(), group);
       }
       if (st.ok() && d.attrs > 0) st = vt->index->SetAttributes(rowid, row.attrs);
       if (st.ok()) st = WriteChanges(vt, {{rowid, vec.data()}});
@@ -1092,6 +1156,7 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
       vt->pending_vecs.insert(vt->pending_vecs.end(), vec.view().begin(), vec.view().end());
       vt->pending_set.insert(rowid);
       if (d.attrs > 0) vt->pending_attrs.push_back(std::move(row.attrs));
+      if (partitioned) vt->pending_groups.push_back(group);
     }
     vt->max_rowid = std::max(vt->max_rowid.value_or(rowid), rowid);
     if (insert) *out_rowid = rowid;

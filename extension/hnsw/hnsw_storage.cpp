@@ -250,6 +250,9 @@ Status StoredAttr(const HnswVtab* vt, const HnswColumnDef& col, sqlite3_value* v
 Status LoadAttributes(HnswVtab* vt, hnsw::HnswIndex* idx) {
   if (vt->decl.legacy) return Status::Ok();
   idx->SetAttributeSchema(vt->decl.AttrTypes());
+  const bool grouped = vt->decl.HasPartition();
+  if (grouped) idx->SetGrouped();
+  vt->part_ids.clear();
   std::string cols;
   std::vector<const HnswColumnDef*> attr_cols;
   for (size_t i = 0; i < vt->decl.columns.size(); ++i) {
@@ -280,11 +283,13 @@ Status LoadAttributes(HnswVtab* vt, hnsw::HnswIndex* idx) {
       out = StoredAttr(vt, *attr_cols[c], sqlite3_column_value(st, static_cast<int>(c) + 1), rowid, &row[c]);
     }
     if (out.ok() && !row.empty()) out = idx->SetAttributes(rowid, row);
+    if (out.ok() && grouped) out = idx->SetGroup(rowid, PartitionGroup(vt, row));
     if (!out.ok()) break;
     ++n;
   }
   sqlite3_reset(st);
   VG_RETURN_IF_ERROR(out);
+  if (grouped) idx->FinishGroups();
   if (n != idx->size()) {
     return Status::Corruption(IndexPrefix(vt) + StrFormat("%s_rows has %zu rows, %s_nodes %zu live vectors",
                                                           vt->name.c_str(), n, vt->name.c_str(), idx->size()));
@@ -337,6 +342,8 @@ Status CreateStorage(HnswVtab* vt) {
   if (!idx.ok()) return idx.status().WithPrefix("hnsw_knn: ");
   vt->index = std::move(*idx);
   if (!vt->decl.legacy) vt->index->SetAttributeSchema(vt->decl.AttrTypes());
+  if (vt->decl.HasPartition()) vt->index->SetGrouped();
+  vt->part_ids.clear();
   vt->config_known = true;
   VG_RETURN_IF_ERROR(WriteHeader(vt));
   (void)vt->index->TakeChanges();
@@ -379,6 +386,7 @@ void Invalidate(HnswVtab* vt) {
   vt->pending_vecs.clear();
   vt->pending_set.clear();
   vt->pending_attrs.clear();
+  vt->pending_groups.clear();
 }
 
 Status EnsureConfig(HnswVtab* vt) {
@@ -500,7 +508,8 @@ constexpr std::chrono::milliseconds kInterruptPollInterval{10};
 // reports progress every time and probes the connection at most every kInterruptPollInterval.
 // Interrupted: Cancelled with SQLITE_INTERRUPT, "build interrupted after N of M rows" (of the
 // whole build, earlier pieces included); the index must then be dropped.
-Status BuildRows(HnswVtab* vt, std::span<const int64_t> rowids, const float* vecs, BuildTracker* tracker) {
+Status BuildRows(HnswVtab* vt, std::span<const int64_t> rowids, const float* vecs, std::span<const uint32_t> groups,
+                 BuildTracker* tracker) {
   InterruptProbe probe(vt->db);
   hnsw::BuildControl ctl;
   auto next_probe = std::chrono::steady_clock::now() + kInterruptPollInterval;
@@ -511,7 +520,7 @@ Status BuildRows(HnswVtab* vt, std::span<const int64_t> rowids, const float* vec
     next_probe = now + kInterruptPollInterval;
     return probe.Interrupted();
   };
-  Status st = vt->index->InsertBatch(rowids, vecs, /*upsert=*/false, &ctl);
+  Status st = vt->index->InsertBatch(rowids, vecs, /*upsert=*/false, &ctl, groups);
   if (st.code() == StatusCode::kCancelled) {
     tracker->Progress(ctl.built.load());
     return Status::Cancelled(IndexPrefix(vt) + StrFormat("build interrupted after %llu of %llu rows",
@@ -529,14 +538,16 @@ Status Flush(HnswVtab* vt) {
   std::vector<int64_t> rowids = std::move(vt->pending_rowids);
   std::vector<float> vecs = std::move(vt->pending_vecs);
   std::vector<std::vector<hnsw::AttrValue>> attrs = std::move(vt->pending_attrs);
+  std::vector<uint32_t> groups = std::move(vt->pending_groups);
   vt->pending_rowids.clear();
   vt->pending_vecs.clear();
   vt->pending_set.clear();
   vt->pending_attrs.clear();
+  vt->pending_groups.clear();
   VG_RETURN_IF_ERROR(EnsureLoaded(vt));
   // A full buffer: the INSERT goes on, and the build (its progress) with it.
   BuildTracker tracker(vt->db, vt->schema, vt->name, rowids.size(), rowids.size() >= kMaxPendingRows);
-  Status st = BuildRows(vt, rowids, vecs.data(), &tracker);
+  Status st = BuildRows(vt, rowids, vecs.data(), groups, &tracker);
   if (!st.ok()) {
     // Interrupted or failed: the statement fails and SQLite rolls back what it wrote; the index
     // reloads from the shadow tables at the next use.
@@ -766,6 +777,35 @@ void BindAttr(sqlite3_stmt* st, int i, const hnsw::AttrValue& v) {
     case hnsw::AttrValue::Kind::kText: sqlite3_bind_text(st, i, v.s.data(), static_cast<int>(v.s.size()), SQLITE_TRANSIENT); break;
     case hnsw::AttrValue::Kind::kBlob: sqlite3_bind_blob(st, i, v.s.data(), static_cast<int>(v.s.size()), SQLITE_TRANSIENT); break;
   }
+}
+
+std::string PartitionKey(const HnswVtab* vt, const std::vector<hnsw::AttrValue>& attrs) {
+  std::string key;
+  for (const HnswColumnDef& c : vt->decl.columns) {
+    if (c.kind != HnswColumnKind::kPartition) continue;
+    const hnsw::AttrValue& v = attrs[static_cast<size_t>(c.attr)];
+    switch (v.kind) {
+      case hnsw::AttrValue::Kind::kInteger:
+        key.push_back('i');
+        key.append(reinterpret_cast<const char*>(&v.i), sizeof v.i);
+        break;
+      case hnsw::AttrValue::Kind::kText: {
+        key.push_back('t');
+        const uint64_t n = v.s.size();
+        key.append(reinterpret_cast<const char*>(&n), sizeof n);
+        key += v.s;
+        break;
+      }
+      default: key.push_back('n'); break;  // NULL (a partition of its own)
+    }
+  }
+  return key;
+}
+
+uint32_t PartitionGroup(HnswVtab* vt, const std::vector<hnsw::AttrValue>& attrs) {
+  auto [it, fresh] = vt->part_ids.emplace(PartitionKey(vt, attrs), static_cast<uint32_t>(vt->part_ids.size()));
+  (void)fresh;
+  return it->second;
 }
 
 }  // namespace vecgraph::sql

@@ -86,6 +86,10 @@ struct HnswVtab {
   std::vector<float> pending_vecs;
   std::unordered_set<int64_t> pending_set;
   std::vector<std::vector<hnsw::AttrValue>> pending_attrs;  // per pending row, when decl.attrs > 0
+  std::vector<uint32_t> pending_groups;                      // per pending row, when partitioned
+  // Partitioned tables: the engine's group number of each partition-key value (PartitionKey),
+  // assigned as values appear; in memory only (rebuilt with the index).
+  std::map<std::string, uint32_t> part_ids;
   // How the last k-NN query on this connection was answered (vecgraph_index_info 'last_query').
   std::string last_query;
   // Device residency key of the live vectors (hnsw_knn_batch on a device): a process-unique id
@@ -162,6 +166,10 @@ Status ConvertMetadata(const HnswColumnDef& col, sqlite3_value* v, const std::st
 // The right-hand side of a constraint on col, with the column's affinity applied as SQLite does
 // for a comparison (numeric for integer/real/boolean, text for text).
 hnsw::AttrValue ConstraintValue(const HnswColumnDef& col, sqlite3_value* v);
+// Partitioned tables: the partition-key values of a row (its attrs, schema order of attribute
+// columns) as one key, and the engine group of that key (a new number for a new key).
+std::string PartitionKey(const HnswVtab* vt, const std::vector<hnsw::AttrValue>& attrs);
+uint32_t PartitionGroup(HnswVtab* vt, const std::vector<hnsw::AttrValue>& attrs);
 // Binds an AttrValue to a statement parameter.
 void BindAttr(sqlite3_stmt* st, int i, const hnsw::AttrValue& v);
 
