@@ -260,7 +260,8 @@ class HnswIndex {
   // search. Thresholds: config().filter_exact_max_rows / filter_exact_max_fraction.
   bool ExactWhenSelective(size_t n_passing) const;
   bool ExactWhenSelectiveLocked(size_t n_passing) const;
-  bool ExactWhenSelectiveIn(size_t n_passing, size_t universe) const;  // n_passing of `universe` rows
+  bool ExactWhenSelectiveIn(size_t n_passing, size_t universe) const;
+  NodeId SampleNode(size_t s) const;  // s-th node of the filter-estimate sample (n_ > 0)  // n_passing of `universe` rows
   FilterStrategy ChooseFilterStrategy(size_t n_passing) const {
     return ExactWhenSelective(n_passing) ? FilterStrategy::kExact : FilterStrategy::kGraph;
   }
@@ -390,13 +391,18 @@ class HnswIndex {
   template <typename Elig>
   std::vector<HnswHit> SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
                                     const std::function<bool(NodeId)>& pass, size_t passing,
-                                    std::span<const uint32_t> groups, SearchStats* stats) const;
+                                    std::span<const uint32_t> groups, SearchStats* stats,
+                                    bool parallel = true) const;
   struct GroupInfo {
     NodeId entry = kInvalidNode;
     int max_level = -1;
     size_t live = 0;
   };
   void RecomputeGroupEntry(uint32_t g);  // entry = PickEntry over the group's live nodes
+  // ExactLocked over the live nodes with pred(id) (inlined; pred must be safe to call from TBB
+  // workers: the scan runs in parallel on large indexes).
+  template <typename Pred>
+  std::vector<HnswHit> ExactWhere(const float* q, float q_norm, size_t k, const Pred& pred, bool parallel = true) const;
   std::vector<HnswHit> ExactLocked(const float* q, float q_norm, size_t k, const std::function<bool(NodeId)>* pass,
                                    const AllowedSet* allowed) const;
   void Report(SearchContext& ctx, const float* q, float q_norm, const NodeId* ids, size_t n, float* out) const;

@@ -118,6 +118,17 @@ AllowedSet HnswIndex::MakeAllowedSet(std::span<const int64_t> rowids) const {
   return s;
 }
 
+// The s-th node of the fixed filter-estimate sample: a hash of s, not a stride (a stride aliases
+// with periodic attribute values: every 48th row of `id % 10` is always even). Deterministic for
+// a given node count, so the same index and filter always choose the same strategy.
+NodeId HnswIndex::SampleNode(size_t s) const {
+  uint64_t z = static_cast<uint64_t>(s) + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<NodeId>(z % n_);
+}
+
 bool HnswIndex::ExactWhenSelective(size_t n_passing) const {
   std::shared_lock lock(mu_);
   return ExactWhenSelectiveLocked(n_passing);
@@ -186,6 +197,50 @@ std::vector<HnswHit> HnswIndex::ExactLocked(const float* q, float q_norm, size_t
   return out;
 }
 
+template <typename Pred>
+std::vector<HnswHit> HnswIndex::ExactWhere(const float* q, float q_norm, size_t k, const Pred& pred,
+                                           bool parallel) const {
+  n_exact_.fetch_add(1, std::memory_order_relaxed);
+  if (k == 0 || live_ == 0) return {};
+  auto scan = [&](size_t begin, size_t end, kernels::TopK* topk) {
+    std::vector<float> gather, dists(kExactBlock), scratch(kExactBlock);
+    NodeId ids[kExactBlock];
+    for (size_t b = begin; b < end; b += kExactBlock) {
+      const size_t e = std::min(end, b + kExactBlock);
+      size_t n = 0;
+      for (size_t i = b; i < e; ++i) {
+        const NodeId id = static_cast<NodeId>(i);
+        if (Live(id) && pred(id)) ids[n++] = id;
+      }
+      if (n == 0) continue;
+      if (2 * n >= e - b) {
+        BatchDistances(*kt_, cfg_.metric, q, q_norm, Vec(static_cast<NodeId>(b)), e - b, dim_, dists.data(),
+                       scratch.data());
+        for (size_t j = 0; j < n; ++j) topk->Push(dists[ids[j] - b], rowid_[ids[j]]);
+      } else {
+        gather.resize(n * dim_);
+        for (size_t j = 0; j < n; ++j) std::memcpy(gather.data() + j * dim_, Vec(ids[j]), dim_ * sizeof(float));
+        BatchDistances(*kt_, cfg_.metric, q, q_norm, gather.data(), n, dim_, dists.data(), scratch.data());
+        for (size_t j = 0; j < n; ++j) topk->Push(dists[j], rowid_[ids[j]]);
+      }
+    }
+  };
+  kernels::TopK best(k);
+  const size_t parts = (n_ + kExactParallelRows - 1) / kExactParallelRows;
+  if (parallel && parts > 1) {
+    std::vector<kernels::TopK> local(parts, kernels::TopK(k));
+    ParallelFor(parts, 1, [&](size_t pb, size_t pe) {
+      for (size_t p = pb; p < pe; ++p) scan(p * kExactParallelRows, std::min(n_, (p + 1) * kExactParallelRows), &local[p]);
+    });
+    for (const auto& t : local) best.Merge(t);
+  } else {
+    scan(0, n_, &best);
+  }
+  std::vector<HnswHit> out;
+  for (const kernels::Neighbor& nb : best.Sorted()) out.push_back({nb.id, nb.distance});
+  return out;
+}
+
 template <typename Elig>
 StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, size_t k, size_t ef,
                                                      const Elig& elig, size_t passing_hint,
@@ -243,7 +298,8 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
 template <typename Elig>
 std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
                                              const std::function<bool(NodeId)>& pass, size_t passing,
-                                             std::span<const uint32_t> groups, SearchStats* stats) const {
+                                             std::span<const uint32_t> groups, SearchStats* stats,
+                                             bool parallel) const {
   // Caller holds the shared lock and has checked q.
   std::vector<uint32_t> all;
   if (groups.empty()) {
@@ -276,11 +332,10 @@ std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k,
     std::vector<uint32_t> sorted(groups.begin(), groups.end());
     std::sort(sorted.begin(), sorted.end());
     const uint32_t* grp = group_.data();
-    std::function<bool(NodeId)> in = [&](NodeId v) {
-      return std::binary_search(sorted.begin(), sorted.end(), grp[v]) && (!pass || pass(v));
-    };
+    auto in = [&](NodeId v) { return std::binary_search(sorted.begin(), sorted.end(), grp[v]) && elig(v); };
     if (stats != nullptr) stats->exact = true;
-    return ExactLocked(q.data(), static_cast<float>(Norm(q.data(), dim_)), k, &in, nullptr);
+    (void)pass;  // elig holds the same conditions (and the tombstone test ExactWhere also makes)
+    return ExactWhere(q.data(), static_cast<float>(Norm(q.data(), dim_)), k, in, parallel);
   }
   return merged;
 }
@@ -322,7 +377,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     auto elig = [&](NodeId v) { return (flags[v] & kFlagTomb) == 0 && filter(rowids[v]); };
     std::function<bool(NodeId)> pass = [&](NodeId v) { return filter(rowids[v]); };
     // Unknown passing count: any short answer falls back to the exact scan (which finds them all).
-    if (grouped_) return SearchGroups(q, k, ef, elig, pass, SIZE_MAX, {}, stats);
+    if (grouped_) return SearchGroups(q, k, ef, elig, pass, SIZE_MAX, {}, stats, /*parallel=*/false);
     return SearchImpl(q, k, ef, elig, SIZE_MAX, pass, stats);
   });
 }
@@ -374,7 +429,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
     auto passes = [&af, allowed, &in_groups](NodeId v) {
       return in_groups(v) && (allowed == nullptr || allowed->Test(v)) && af.Pass(v);
     };
-    // Estimate the passing rows: count them on small indexes, sample a fixed stride on large ones
+    // Estimate the passing rows: count them on small indexes, a fixed hashed sample on large ones
     // (deterministic: the same index and filter always choose the same strategy). Within groups
     // without other conditions the count is known.
     size_t est = 0;
@@ -386,10 +441,9 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
       for (size_t i = 0; i < n_; ++i) est += Live(static_cast<NodeId>(i)) && passes(static_cast<NodeId>(i));
       st.counted = true;
     } else {
-      const size_t stride = n_ / kFilterSampleNodes;
       size_t live_seen = 0, pass_seen = 0;
       for (size_t s = 0; s < kFilterSampleNodes; ++s) {
-        const NodeId v = static_cast<NodeId>(s * stride + stride / 2);
+        const NodeId v = SampleNode(s);
         if (!Live(v) || !in_groups(v)) continue;
         ++live_seen;
         pass_seen += passes(v);
@@ -406,10 +460,13 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
     st.passing_estimate = est;
     const float q_norm = static_cast<float>(Norm(q.data(), dim_));
     std::function<bool(NodeId)> pass = passes;
-    if (exact || (known && (est == 0 || ExactWhenSelectiveIn(est, universe)))) {
+    // A group restriction without other conditions: walk those groups (an exact scan would read
+    // every node of the index, not just the group's).
+    const bool group_only = restricted && af.empty() && allowed == nullptr;
+    if (exact || (!group_only && known && (est == 0 || ExactWhenSelectiveIn(est, universe)))) {
       st.strategy = FilterStrategy::kExact;
       st.exact = true;
-      return ExactLocked(q.data(), q_norm, k, &pass, nullptr);
+      return ExactWhere(q.data(), q_norm, k, passes);
     }
     st.strategy = FilterStrategy::kGraph;
     if (grouped_) {

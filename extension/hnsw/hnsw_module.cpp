@@ -627,7 +627,9 @@ Status ReadKnnArgs(const HnswVtab* vt, const std::string& codes, int argc, sqlit
 // `IN` term (the cross product of their values, as keys of vt->part_ids); empty: all groups.
 // Values that cannot equal a stored key (another class, a non-integral REAL for an integer key,
 // NULL) are dropped; when no key remains the answer is empty ({kNoGroup}).
-std::vector<uint32_t> QueryGroups(HnswVtab* vt, const std::vector<hnsw::AttrTerm>& terms) {
+// *used: the indexes of the terms the groups stand for (the walk of those groups applies them).
+std::vector<uint32_t> QueryGroups(HnswVtab* vt, const std::vector<hnsw::AttrTerm>& terms, std::vector<size_t>* used) {
+  used->clear();
   const HnswSchema& d = vt->decl;
   std::vector<std::vector<hnsw::AttrValue>> choices;  // per partition key, in schema order
   std::vector<const HnswColumnDef*> keys;
@@ -635,12 +637,21 @@ std::vector<uint32_t> QueryGroups(HnswVtab* vt, const std::vector<hnsw::AttrTerm
     if (c.kind != HnswColumnKind::kPartition) continue;
     keys.push_back(&c);
     const std::vector<hnsw::AttrValue>* best = nullptr;
-    for (const hnsw::AttrTerm& t : terms) {
+    size_t best_i = 0;
+    for (size_t ti = 0; ti < terms.size(); ++ti) {
+      const hnsw::AttrTerm& t = terms[ti];
       if (t.column != static_cast<uint32_t>(c.attr)) continue;
       if (t.op != hnsw::AttrOp::kEq && t.op != hnsw::AttrOp::kIn) continue;
-      if (best == nullptr || t.values.size() < best->size()) best = &t.values;
+      if (best == nullptr || t.values.size() < best->size()) {
+        best = &t.values;
+        best_i = ti;
+      }
     }
-    if (best == nullptr) return {};
+    if (best == nullptr) {
+      used->clear();
+      return {};
+    }
+    used->push_back(best_i);
     std::vector<hnsw::AttrValue> vals;
     for (const hnsw::AttrValue& v : *best) {
       if (c.type == hnsw::AttrType::kText && v.kind == hnsw::AttrValue::Kind::kText) {
@@ -657,7 +668,10 @@ std::vector<uint32_t> QueryGroups(HnswVtab* vt, const std::vector<hnsw::AttrTerm
   if (keys.empty()) return {};
   size_t combos = 1;
   for (const auto& c : choices) combos *= std::max<size_t>(c.size(), 1);
-  if (combos > 4096) return {};  // search all groups (the terms still filter)
+  if (combos > 4096) {  // search all groups (the terms still filter)
+    used->clear();
+    return {};
+  }
   std::vector<uint32_t> out;
   std::vector<hnsw::AttrValue> attrs(d.attrs);
   std::vector<size_t> pick(choices.size(), 0);
@@ -737,11 +751,18 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
     allowed = idx.MakeAllowedSet(passing);
   }
   hnsw::SearchStats stats;
-  const std::vector<uint32_t> groups = vt->decl.HasPartition() ? QueryGroups(vt, a.terms) : std::vector<uint32_t>{};
+  std::vector<size_t> group_terms;
+  const std::vector<uint32_t> groups =
+      vt->decl.HasPartition() ? QueryGroups(vt, a.terms, &group_terms) : std::vector<uint32_t>{};
+  // The partition-key terms the groups stand for are not tested again node by node.
+  std::vector<hnsw::AttrTerm> engine_terms;
+  for (size_t i = 0; i < a.terms.size(); ++i) {
+    if (std::find(group_terms.begin(), group_terms.end(), i) == group_terms.end()) engine_terms.push_back(a.terms[i]);
+  }
   auto search = [&](size_t kk) -> StatusOr<std::vector<hnsw::HnswHit>> {
     if (filtered) {
       return idx.SearchFiltered(q.view(), kk, ef,
-                                hnsw::SearchFilter{a.terms, a.bounds.unbounded() ? nullptr : &allowed, groups},
+                                hnsw::SearchFilter{engine_terms, a.bounds.unbounded() ? nullptr : &allowed, groups},
                                 c->exact != 0 || source == "all", &stats);
     }
     stats = hnsw::SearchStats{};
