@@ -186,6 +186,9 @@ TEST_F(VectorTable, UpdatesOfEachColumnKind) {
   Exec("CREATE VIRTUAL TABLE t USING hnsw_knn(e float[2], c integer, p text partition key, +body)");
   Exec("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 50) "
        "INSERT INTO t(rowid, e, c, p, body) SELECT i, json_array(i, 0), i % 5, 'p' || (i % 2), 'b' || i FROM s");
+  EXPECT_EQ(Query("SELECT json_extract(vecgraph_index_info('t'), '$.build.built', '$.build.total', '$.build.running', "
+                  "'$.pending_rows')"),
+            (std::vector<Row>{{"[50,50,false,0]"}}));
   const std::string records = "SELECT group_concat(hex(record)) FROM (SELECT record FROM t_nodes ORDER BY rowid)";
   const std::string before = Value(records);
   // Metadata and auxiliary updates leave the graph alone; a partition-key update moves the row

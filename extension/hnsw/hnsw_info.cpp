@@ -16,6 +16,7 @@
 #include <string>
 
 #include "engine/common/json.h"
+#include "extension/build_progress.h"
 #include "extension/hnsw/hnsw_vtab.h"
 #include "extension/sql_util.h"
 
@@ -183,6 +184,29 @@ void HnswIndexInfoFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
   json::AppendString(&o, from);
   Key(&o, "pending_rows");
   o += std::to_string(vt->pending_rowids.size());
+  // Builds of this index by any connection of this process (a bulk INSERT on another connection
+  // shows its progress here while it runs).
+  Key(&o, "build");
+  if (auto b = LookupBuild(MakeBuildKey(db, vt->schema, vt->name))) {
+    o += "{";
+    Key(&o, "running");
+    o += b->running ? "true" : "false";
+    Key(&o, "open");
+    o += b->open ? "true" : "false";
+    Key(&o, "pending");
+    o += std::to_string(b->pending);
+    Key(&o, "built");
+    o += std::to_string(b->built);
+    Key(&o, "total");
+    o += std::to_string(b->total);
+    Key(&o, "seconds");
+    o += StrFormat("%.3f", b->seconds);
+    Key(&o, "interrupted");
+    o += b->interrupted ? "true" : "false";
+    o += "}";
+  } else {
+    o += "null";
+  }
   Key(&o, "optimize");
   o += "{";
   const bool helps = idx.NeedsOptimize();

@@ -62,6 +62,7 @@
 #include <vector>
 
 #include "engine/executor/executor.h"
+#include "extension/build_progress.h"
 #include "extension/functions.h"
 #include "extension/hnsw/hnsw_options.h"
 #include "extension/hnsw/hnsw_vtab.h"
@@ -176,6 +177,7 @@ int HnswDestroy(sqlite3_vtab* v) {
   try {
     Status st = DropStorage(vt);
     if (!st.ok()) return Fail(vt, st);
+    ForgetBuild(MakeBuildKey(vt->db, vt->schema, vt->name));
   } catch (const std::bad_alloc&) {
     return SQLITE_NOMEM;
   }
@@ -1176,6 +1178,11 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
       vt->pending_rowids.push_back(rowid);
       vt->pending_vecs.insert(vt->pending_vecs.end(), vec.view().begin(), vec.view().end());
       vt->pending_set.insert(rowid);
+      // The buffered count, for vecgraph_index_info on any connection (every 4096 rows: the
+      // registry takes a process-wide lock).
+      if ((vt->pending_rowids.size() & 4095) == 1) {
+        SetPending(MakeBuildKey(vt->db, vt->schema, vt->name), vt->pending_rowids.size());
+      }
       if (d.attrs > 0) vt->pending_attrs.push_back(std::move(row.attrs));
       if (partitioned) vt->pending_groups.push_back(group);
     }
