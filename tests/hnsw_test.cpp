@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -17,6 +18,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/executor/cpu_backend.h"
@@ -658,6 +660,110 @@ TEST(HnswDeterminismTest, ReloadedIndexEvolvesIdentically) {
   EXPECT_TRUE(SameRows(Dump(*live), Dump(*reloaded)));
   auto q = Row(data, 17, dim);
   EXPECT_EQ(*live->Search(q, 10, 30), *reloaded->Search(q, 10, 30));
+}
+
+// ---- build control (engine/hnsw/build_control.h) ------------------------------------------------
+
+TEST(HnswBuildControlTest, ProgressIsCountedAndTheGraphIsUnchanged) {
+  // With a control the calling thread polls between the items it runs inside a batch: the graph
+  // must be the one built without a control, and `cancelled` runs on the calling thread only.
+  const size_t dim = 48, n = Scaled(4 * kBuildBatchSize + 50, 2 * kBuildBatchSize + 50);
+  auto data = Clustered(n, dim, 77);
+  auto ids = Iota(n, 10, 3);
+  exec::CpuBackend two(2);
+  auto plain = Build(Config(dim, Metric::kCosine, 8, 64), data, ids, &two);
+  auto idx = Make(Config(dim, Metric::kCosine, 8, 64));
+  idx->SetCpuBackend(&two);
+  BuildControl ctl;
+  const std::thread::id caller = std::this_thread::get_id();
+  bool other_thread = false;
+  std::vector<uint64_t> seen;
+  ctl.cancelled = [&] {
+    if (std::this_thread::get_id() != caller) other_thread = true;
+    seen.push_back(ctl.built.load());
+    return false;
+  };
+  Status st = idx->InsertBatch(ids, data.data(), false, &ctl);
+  ASSERT_TRUE(st.ok()) << st.message();
+  idx->SetCpuBackend(nullptr);
+  EXPECT_FALSE(other_thread);
+  EXPECT_EQ(ctl.built.load(), n);
+  EXPECT_EQ(ctl.total.load(), n);
+  // Polled before the first batch and after every batch but the last (and inside batches, by time).
+  EXPECT_GE(seen.size(), (n + kBuildBatchSize - 1) / kBuildBatchSize);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  for (uint64_t b : seen) EXPECT_EQ(b % kBuildBatchSize, 0u) << b;  // whole batches only
+  EXPECT_TRUE(SameRows(Dump(*plain), Dump(*idx)));
+  EXPECT_TRUE(idx->Check().empty());
+}
+
+TEST(HnswBuildControlTest, CancelReturnsCancelledAndAReloadedIndexBuildsOn) {
+  const size_t dim = 16, base = 300, n = Scaled(3 * kBuildBatchSize + 10, 3 * kBuildBatchSize + 10);
+  auto data = Clustered(base + n, dim, 78);
+  auto ids = Iota(base + n, 1);
+  const HnswConfig cfg = Config(dim, Metric::kL2, 8, 64);
+  const std::vector<float> head(data.begin(), data.begin() + base * dim);
+  const std::vector<int64_t> head_ids(ids.begin(), ids.begin() + base);
+  auto idx = Build(cfg, head, head_ids);
+  (void)idx->TakeChanges();
+  const std::vector<uint8_t> persisted_header = idx->Header().Encode();
+  const auto persisted = Dump(*idx);  // what the shadow tables would hold
+
+  BuildControl ctl;
+  int calls = 0;
+  ctl.cancelled = [&] { return ++calls == 4; };
+  Status st = idx->InsertBatch({ids.data() + base, n}, data.data() + base * dim, false, &ctl);
+  EXPECT_EQ(st.code(), StatusCode::kCancelled);
+  EXPECT_NE(st.message().find("cancelled after"), std::string::npos) << st.message();
+  EXPECT_EQ(ctl.total.load(), n);
+  EXPECT_LT(ctl.built.load(), n);
+  EXPECT_EQ(calls, 4);  // nothing is called after the cancel
+
+  // The caller drops the cancelled index and reloads the persisted state: it then builds exactly
+  // what an index that never saw the cancelled call builds.
+  auto reloaded = LoadRows(persisted_header, persisted);
+  ASSERT_NE(reloaded, nullptr);
+  ASSERT_TRUE(reloaded->InsertBatch({ids.data() + base, n}, data.data() + base * dim).ok());
+  auto reference = Build(cfg, head, head_ids);
+  ASSERT_TRUE(reference->InsertBatch({ids.data() + base, n}, data.data() + base * dim).ok());
+  EXPECT_TRUE(SameRows(Dump(*reference), Dump(*reloaded)));
+  // Reset() of the cancelled index is safe too, and it builds again from empty.
+  idx->Reset();
+  ASSERT_TRUE(idx->InsertBatch(ids, data.data()).ok());
+  EXPECT_EQ(idx->size(), base + n);
+  EXPECT_TRUE(idx->Check().empty());
+}
+
+TEST(HnswBuildControlTest, CancelInsideTheFirstBatch) {
+  // One batch: polled once before it, and inside it once kPollInterval has passed since (the
+  // first poll takes that long here), so the cancel stops the batch in the middle with nothing
+  // counted as built.
+  const size_t dim = 8;
+  auto data = Clustered(kBuildBatchSize, dim, 79);
+  auto ids = Iota(kBuildBatchSize, 1);
+  for (int threads : {1, 2}) {
+    exec::CpuBackend cpu(threads);
+    auto idx = Make(Config(dim));
+    idx->SetCpuBackend(&cpu);
+    ASSERT_TRUE(idx->Insert(1000, Row(data, 0, dim)).ok());  // a graph to search
+    BuildControl ctl;
+    int calls = 0;
+    ctl.cancelled = [&] {
+      if (++calls == 1) std::this_thread::sleep_for(BuildControl::kPollInterval + std::chrono::milliseconds(1));
+      return calls == 2;
+    };
+    Status st = idx->InsertBatch(ids, data.data(), false, &ctl);
+    idx->SetCpuBackend(nullptr);
+    EXPECT_EQ(calls, 2) << threads;
+    EXPECT_EQ(st.code(), StatusCode::kCancelled) << threads;
+    EXPECT_EQ(ctl.built.load(), 0u) << threads;
+    EXPECT_EQ(st.message(), StrFormat("hnsw: insert cancelled after 0 of %zu rows", kBuildBatchSize));
+  }
+  // Without `cancelled`, a control only counts.
+  auto idx = Make(Config(dim));
+  BuildControl counting;
+  ASSERT_TRUE(idx->InsertBatch(ids, data.data(), false, &counting).ok());
+  EXPECT_EQ(counting.built.load(), kBuildBatchSize);
 }
 
 // ---- updates ---------------------------------------------------------------------------------

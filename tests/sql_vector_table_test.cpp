@@ -514,5 +514,33 @@ TEST_F(VectorTable, PartitionsReopen) {
   std::remove(path.c_str());
 }
 
+// Buffered inserts that a later statement fails to build (here a trigger on the shadow table
+// makes the write fail; an interrupt does the same) are never silently lost: the table refuses
+// everything until ROLLBACK, and COMMIT fails (SQLite then rolls the transaction back).
+TEST_F(VectorTable, AFailedBuildPoisonsTheTransactionInsteadOfLosingRows) {
+  for (const char* decl : {"dim=2, metric=l2", "e float[2], c integer"}) {
+    Exec(std::string("CREATE VIRTUAL TABLE ix USING hnsw_knn(") + decl + ")");
+    const std::string col = std::string(decl).rfind("dim", 0) == 0 ? "vector" : "e";
+    Exec("INSERT INTO ix(rowid, " + col + ") VALUES (1, '[0, 0]')");
+    Exec("BEGIN");
+    Exec("INSERT INTO ix(rowid, " + col + ") VALUES (2, '[1, 0]'), (3, '[2, 0]')");  // buffered
+    Exec("CREATE TRIGGER boom BEFORE INSERT ON ix_nodes BEGIN SELECT RAISE(ABORT, 'boom'); END");
+    EXPECT_EQ(Error("SELECT rowid FROM ix WHERE " + col + " MATCH '[0, 0]' AND k = 3"),
+              "hnsw_knn: index 'ix': writing a node row: constraint failed");
+    const std::string poisoned =
+        "hnsw_knn: index 'ix': 2 inserted rows could not be built (hnsw_knn: index 'ix': writing a node row: constraint failed); "
+        "this transaction must be rolled back (ROLLBACK): committing it would lose them";
+    EXPECT_EQ(Error("SELECT count(*) FROM ix"), poisoned);
+    EXPECT_EQ(Error("INSERT INTO ix(rowid, " + col + ") VALUES (4, '[3, 0]')"), poisoned);
+    EXPECT_EQ(Error("COMMIT"), poisoned);
+    EXPECT_EQ(sqlite3_get_autocommit(db_), 1);  // the failed COMMIT rolled the transaction back
+    EXPECT_EQ(Value("SELECT count(*) FROM ix"), "1");
+    EXPECT_EQ(Value("SELECT vecgraph_check('ix')"), "ok");
+    Exec("INSERT INTO ix(rowid, " + col + ") VALUES (2, '[1, 0]')");
+    EXPECT_EQ(Value("SELECT count(*) FROM ix WHERE " + col + " MATCH '[0, 0]' AND k = 3"), "2");
+    Exec("DROP TABLE ix");
+  }
+}
+
 }  // namespace
 }  // namespace vecgraph::testing

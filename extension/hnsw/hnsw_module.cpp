@@ -1220,6 +1220,7 @@ int HnswSync(sqlite3_vtab* v) { return FlushOrFail(v); }
 int HnswCommit(sqlite3_vtab*) { return SQLITE_OK; }
 int HnswRollback(sqlite3_vtab* v) {
   Invalidate(Vt(v));  // the shadow tables rolled back; reload them on next use
+  Vt(v)->poison.clear();  // and the rows a failed build lost are gone with the transaction
   return SQLITE_OK;
 }
 int HnswSavepoint(sqlite3_vtab* v, int) { return FlushOrFail(v); }

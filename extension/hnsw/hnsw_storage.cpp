@@ -69,8 +69,10 @@ Status Exec(sqlite3* db, const std::string& sql, const std::string& what) {
 // Steps a statement that returns no row (INSERT/UPDATE/DELETE) and resets it.
 Status StepDone(HnswVtab* vt, sqlite3_stmt* st, const char* what) {
   int rc = sqlite3_step(st);
+  // The message before the reset (which may replace a trigger's RAISE text by a generic one).
+  Status out = rc == SQLITE_DONE ? Status::Ok() : SqliteError(vt->db, rc, IndexPrefix(vt) + what);
   sqlite3_reset(st);
-  return rc == SQLITE_DONE ? Status::Ok() : SqliteError(vt->db, rc, IndexPrefix(vt) + what);
+  return out;
 }
 
 // An error when schema already has a table, view, index or trigger named `name` (SQLite's own
@@ -408,6 +410,7 @@ Status EnsureConfig(HnswVtab* vt) {
 }
 
 Status EnsureLoaded(HnswVtab* vt) {
+  VG_RETURN_IF_ERROR(CheckPoison(vt));
   auto v = DataVersion(vt);
   if (!v.ok()) return v.status();
   if (vt->index && *v == vt->data_version) return Status::Ok();
@@ -533,8 +536,27 @@ Status BuildRows(HnswVtab* vt, std::span<const int64_t> rowids, const float* vec
 
 }  // namespace
 
+namespace {
+
+// A failed build loses the buffered rows: the table refuses to go on until ROLLBACK (HnswVtab::poison).
+Status Poison(HnswVtab* vt, const Status& cause) {
+  vt->poison = IndexPrefix(vt) + StrFormat("%zu inserted rows could not be built (%s); this transaction must be "
+                                           "rolled back (ROLLBACK): committing it would lose them",
+                                           vt->poison_rows, cause.message().c_str());
+  return cause;
+}
+
+}  // namespace
+
+Status CheckPoison(const HnswVtab* vt) {
+  if (vt->poison.empty()) return Status::Ok();
+  return Status::InvalidArgument(vt->poison);
+}
+
 Status Flush(HnswVtab* vt) {
+  VG_RETURN_IF_ERROR(CheckPoison(vt));
   if (vt->pending_rowids.empty()) return Status::Ok();
+  vt->poison_rows = vt->pending_rowids.size();
   std::vector<int64_t> rowids = std::move(vt->pending_rowids);
   std::vector<float> vecs = std::move(vt->pending_vecs);
   std::vector<std::vector<hnsw::AttrValue>> attrs = std::move(vt->pending_attrs);
@@ -544,7 +566,11 @@ Status Flush(HnswVtab* vt) {
   vt->pending_set.clear();
   vt->pending_attrs.clear();
   vt->pending_groups.clear();
-  VG_RETURN_IF_ERROR(EnsureLoaded(vt));
+  Status loaded = EnsureLoaded(vt);
+  if (!loaded.ok()) {
+    Invalidate(vt);
+    return Poison(vt, loaded);
+  }
   // A full buffer: the INSERT goes on, and the build (its progress) with it.
   BuildTracker tracker(vt->db, vt->schema, vt->name, rowids.size(), rowids.size() >= kMaxPendingRows);
   Status st = BuildRows(vt, rowids, vecs.data(), groups, &tracker);
@@ -553,21 +579,25 @@ Status Flush(HnswVtab* vt) {
     // reloads from the shadow tables at the next use.
     Invalidate(vt);
     tracker.Finish(false, st.code() == StatusCode::kCancelled);
-    return st;
+    return Poison(vt, st);
   }
   for (size_t i = 0; i < attrs.size() && i < rowids.size(); ++i) {
     st = vt->index->SetAttributes(rowids[i], attrs[i]);
     if (!st.ok()) {
       Invalidate(vt);
-      return st.WithPrefix("hnsw_knn: ");
+      return Poison(vt, st.WithPrefix("hnsw_knn: "));
     }
   }
   std::unordered_map<int64_t, const float*> fresh;
   fresh.reserve(rowids.size());
   for (size_t i = 0; i < rowids.size(); ++i) fresh.emplace(rowids[i], vecs.data() + i * vt->config.dim);
   st = WriteChanges(vt, fresh);
-  if (!st.ok()) Invalidate(vt);
-  tracker.Finish(st.ok(), (StatusToSqlite(st) & 0xff) == SQLITE_INTERRUPT);
+  if (!st.ok()) {
+    Invalidate(vt);
+    tracker.Finish(false, (StatusToSqlite(st) & 0xff) == SQLITE_INTERRUPT);
+    return Poison(vt, st);
+  }
+  tracker.Finish(true, false);
   return st;
 }
 

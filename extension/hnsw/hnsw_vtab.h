@@ -90,6 +90,11 @@ struct HnswVtab {
   // Partitioned tables: the engine's group number of each partition-key value (PartitionKey),
   // assigned as values appear; in memory only (rebuilt with the index).
   std::map<std::string, uint32_t> part_ids;
+  // Set when buffered inserts could not be built (an interrupt, an error): those rows were written
+  // by statements that succeeded, so the transaction must not commit without them. Every use of
+  // the table (COMMIT included) fails with this message until ROLLBACK; never a silent loss.
+  std::string poison;
+  size_t poison_rows = 0;
   // How the last k-NN query on this connection was answered (vecgraph_index_info 'last_query').
   std::string last_query;
   // Device residency key of the live vectors (hnsw_knn_batch on a device): a process-unique id
@@ -130,7 +135,10 @@ Status EnsureLoaded(HnswVtab* vt);
 Status EnsureConfig(HnswVtab* vt);
 // Drops the cache (and the buffered inserts); the next use reloads.
 void Invalidate(HnswVtab* vt);
-// Builds the buffered inserts into the index and writes the changed rows.
+// An error while the table is poisoned (HnswVtab::poison), else Ok.
+Status CheckPoison(const HnswVtab* vt);
+// Builds the buffered inserts into the index and writes the changed rows. On failure the rows
+// are lost and the table is poisoned until ROLLBACK.
 Status Flush(HnswVtab* vt);
 // Writes what the engine says changed. `fresh` maps rowids whose vector is new to the vector as
 // the user gave it (the 'original' column, kept for cosine).
