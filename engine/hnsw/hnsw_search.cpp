@@ -145,58 +145,9 @@ bool HnswIndex::ExactWhenSelectiveIn(size_t n_passing, size_t universe) const {
   return n * std::pow(s, 0.9) <= cfg_.filter_graph_cost_rows;
 }
 
-// Brute force over live nodes that pass (pass == null: all; allowed: bitset). Blocks of
+// Brute force over the live nodes with pred(id), in parallel blocks on large indexes. Blocks of
 // contiguous rows go straight to the batch kernel; sparse blocks are gathered first (the kernel
 // computes each row the same way in either case).
-std::vector<HnswHit> HnswIndex::ExactLocked(const float* q, float q_norm, size_t k,
-                                            const std::function<bool(NodeId)>* pass,
-                                            const AllowedSet* allowed) const {
-  n_exact_.fetch_add(1, std::memory_order_relaxed);
-  if (k == 0 || live_ == 0) return {};
-  auto scan = [&](size_t begin, size_t end, kernels::TopK* topk) {
-    std::vector<float> gather, dists(kExactBlock), scratch(kExactBlock);
-    NodeId ids[kExactBlock];
-    for (size_t b = begin; b < end; b += kExactBlock) {
-      size_t e = std::min(end, b + kExactBlock);
-      size_t n = 0;
-      for (size_t i = b; i < e; ++i) {
-        NodeId id = static_cast<NodeId>(i);
-        if (!Live(id)) continue;
-        if (allowed != nullptr && !allowed->Test(id)) continue;
-        if (pass != nullptr && !(*pass)(id)) continue;
-        ids[n++] = id;
-      }
-      if (n == 0) continue;
-      if (2 * n >= e - b) {
-        BatchDistances(*kt_, cfg_.metric, q, q_norm, Vec(static_cast<NodeId>(b)), e - b, dim_, dists.data(),
-                       scratch.data());
-        for (size_t j = 0; j < n; ++j) topk->Push(dists[ids[j] - b], rowid_[ids[j]]);
-      } else {
-        gather.resize(n * dim_);
-        for (size_t j = 0; j < n; ++j) std::memcpy(gather.data() + j * dim_, Vec(ids[j]), dim_ * sizeof(float));
-        BatchDistances(*kt_, cfg_.metric, q, q_norm, gather.data(), n, dim_, dists.data(), scratch.data());
-        for (size_t j = 0; j < n; ++j) topk->Push(dists[j], rowid_[ids[j]]);
-      }
-    }
-  };
-  kernels::TopK best(k);
-  size_t parts = (n_ + kExactParallelRows - 1) / kExactParallelRows;
-  if (pass == nullptr && parts > 1) {
-    std::vector<kernels::TopK> local(parts, kernels::TopK(k));
-    ParallelFor(parts, 1, [&](size_t pb, size_t pe) {
-      for (size_t p = pb; p < pe; ++p) {
-        scan(p * kExactParallelRows, std::min(n_, (p + 1) * kExactParallelRows), &local[p]);
-      }
-    });
-    for (const auto& t : local) best.Merge(t);
-  } else {
-    scan(0, n_, &best);
-  }
-  std::vector<HnswHit> out;
-  for (const kernels::Neighbor& nb : best.Sorted()) out.push_back({nb.id, nb.distance});
-  return out;
-}
-
 template <typename Pred>
 std::vector<HnswHit> HnswIndex::ExactWhere(const float* q, float q_norm, size_t k, const Pred& pred,
                                            bool parallel) const {
@@ -239,6 +190,17 @@ std::vector<HnswHit> HnswIndex::ExactWhere(const float* q, float q_norm, size_t 
   std::vector<HnswHit> out;
   for (const kernels::Neighbor& nb : best.Sorted()) out.push_back({nb.id, nb.distance});
   return out;
+}
+
+// Brute force over live nodes that pass (pass == null: all; allowed: bitset): ExactWhere with
+// those tests; a caller's std::function runs on the calling thread only (no parallel scan).
+std::vector<HnswHit> HnswIndex::ExactLocked(const float* q, float q_norm, size_t k,
+                                            const std::function<bool(NodeId)>* pass,
+                                            const AllowedSet* allowed) const {
+  auto pred = [pass, allowed](NodeId id) {
+    return (allowed == nullptr || allowed->Test(id)) && (pass == nullptr || (*pass)(id));
+  };
+  return ExactWhere(q, q_norm, k, pred, /*parallel=*/pass == nullptr);
 }
 
 template <typename Elig>
