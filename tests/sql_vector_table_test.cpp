@@ -542,5 +542,41 @@ TEST_F(VectorTable, AFailedBuildPoisonsTheTransactionInsteadOfLosingRows) {
   }
 }
 
+// Findings of fuzz_sql's declared-column session (tests/fuzz/fuzz_sql_columns.h), one each.
+TEST_F(VectorTable, FuzzFindings) {
+  Exec("CREATE VIRTUAL TABLE t USING hnsw_knn(e float[4], c integer, r real, +\"x y\" text)");
+  Exec("INSERT INTO t(rowid, e, c, r, \"x y\") VALUES (1, '[0,0,0,0]', 1, 0.5, 'a'), (2, '[1,0,0,0]', 2, 2.5, 'b')");
+  // 1. A condition comparing two columns of the row (SQLite also derives one by constant
+  //    propagation) is never usable: not "no query solution", but SQLite's to apply.
+  EXPECT_EQ(Column("SELECT rowid FROM t WHERE e MATCH '[0,0,0,0]' AND c = 1 AND c > r ORDER BY distance LIMIT 2"), "1");
+  EXPECT_EQ(Error("SELECT rowid FROM t WHERE e MATCH '[0,0,0,0]' AND k = 2 AND c = 1 AND c > r").substr(0, 60),
+            "hnsw_knn: a k-NN query with k = N cannot apply a condition o");
+  // 2. Integers as a STRICT column takes them: nothing that only rounds to -2^63.
+  EXPECT_EQ(Error("INSERT INTO t(rowid, e, c) VALUES (3, '[0,0,0,0]', '-9223372036854775809')"),
+            "hnsw_knn: column c of row 3: expected an integer, found text '-9223372036854775809'");
+  EXPECT_EQ(Error("INSERT INTO t(rowid, e, c) VALUES (3, '[0,0,0,0]', -9223372036854775808.0)"),
+            "hnsw_knn: column c of row 3: expected an integer, found real -9223372036854775808");
+  Exec("INSERT INTO t(rowid, e, c) VALUES (3, '[0,0,0,0]', '-9223372036854775808')");
+  EXPECT_EQ(Value("SELECT c FROM t WHERE rowid = 3"), "-9223372036854775808");
+  // 3. OR IGNORE that skips a row counts no change (both table forms).
+  Exec("INSERT OR IGNORE INTO t(rowid, e) VALUES (3, '[1,1,1,1]')");
+  EXPECT_EQ(Query("SELECT changes(), last_insert_rowid()"), (std::vector<Row>{{"0", "3"}}));
+  Exec("UPDATE OR IGNORE t SET rowid = 1 WHERE rowid = 2");
+  EXPECT_EQ(Value("SELECT changes()"), "0");
+  // 4. last_insert_rowid() is the user's, not the shadow tables'.
+  Exec("BEGIN");
+  Exec("INSERT INTO t(rowid, e) VALUES (40, '[0,0,0,0]'), (30, '[0,0,0,1]')");
+  Exec("COMMIT");
+  EXPECT_EQ(Value("SELECT last_insert_rowid()"), "30");
+  Exec("UPDATE t SET c = 5 WHERE rowid = 2");
+  EXPECT_EQ(Value("SELECT last_insert_rowid()"), "30");
+  // 5. A quoted auxiliary column name.
+  EXPECT_EQ(Value("SELECT \"x y\" FROM t WHERE rowid = 1"), "a");
+  Exec("CREATE VIRTUAL TABLE old USING hnsw_knn(dim=2, metric=l2)");
+  Exec("INSERT INTO old(rowid, vector) VALUES (5, '[0,1]'), (6, '[1,1]')");
+  Exec("INSERT OR IGNORE INTO old(rowid, vector) VALUES (5, '[1,0]')");
+  EXPECT_EQ(Query("SELECT changes(), last_insert_rowid()"), (std::vector<Row>{{"0", "6"}}));
+}
+
 }  // namespace
 }  // namespace vecgraph::testing

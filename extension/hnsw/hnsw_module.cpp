@@ -325,7 +325,9 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
         if (RowidCode(c.op) == 0) {
           add_residual(StrFormat("rowid %s", OpText(c.op)));
         } else if (!c.usable) {
-          unusable = true;
+          // Not usable in this plan (it compares with another table's column — a plan with it
+          // bound is cheaper — or with a column of this row, which no plan binds): SQLite applies it.
+          add_residual("a condition on rowid that compares with another column");
         } else {
           rowid_cons.push_back({i, RowidCode(c.op)});
         }
@@ -339,14 +341,14 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
         } else if (uc->type == hnsw::AttrType::kText && coll != nullptr && sqlite3_stricmp(coll, "BINARY") != 0) {
           add_residual(StrFormat("%s with COLLATE %s", uc->name.c_str(), coll));
         } else if (!c.usable) {
-          unusable = true;
+          add_residual(StrFormat("a condition on %s that compares with another column", uc->name.c_str()));
         } else {
           attr_cons.push_back({i, "C" + std::to_string(col) + code});
         }
       } else if (col == col_dist) {
         const char code = RowidCode(c.op);
         if (code == '>' || code == 'G' || code == '<' || code == 'L') {
-          if (!c.usable) unusable = true;
+          if (!c.usable) add_residual("a condition on distance that compares with another column");
           else dist_cons.push_back({i, std::string("D") + code});
         } else {
           add_residual(StrFormat("distance %s", OpText(c.op)));
@@ -1048,6 +1050,9 @@ void FreeValues(std::vector<sqlite3_value*>* v) {
 int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* out_rowid) {
   HnswVtab* vt = Vt(v);
   const HnswSchema& d = vt->decl;
+  // The shadow-table writes must not show in last_insert_rowid() (an INSERT sets it afterwards
+  // from *out_rowid).
+  KeepLastRowid keep(vt->db);
   std::vector<sqlite3_value*> old_cols;
   struct Cleanup {
     std::vector<sqlite3_value*>* v;
@@ -1144,7 +1149,9 @@ int HnswUpdate(sqlite3_vtab* v, int argc, sqlite3_value** argv, sqlite3_int64* o
                           (vt->pending_set.count(rowid) > 0 || vt->index->Contains(rowid));
     if (conflict) {
       int mode = sqlite3_vtab_on_conflict(vt->db);
-      if (mode == SQLITE_IGNORE) return SQLITE_OK;
+      // With SQLITE_VTAB_CONSTRAINT_SUPPORT, SQLITE_CONSTRAINT under OR IGNORE makes SQLite skip
+      // the row without counting it in changes() (as for a table).
+      if (mode == SQLITE_IGNORE) return SQLITE_CONSTRAINT;
       if (mode != SQLITE_REPLACE) {
         return Fail(vt, StrFormat("UNIQUE constraint failed: %s.rowid", vt->name.c_str()), SQLITE_CONSTRAINT);
       }

@@ -65,6 +65,10 @@ Status Words(const std::string& def, std::vector<std::string>* out, std::vector<
   bool in_quote = false, in_bracket = false;
   for (size_t i = 0; i < def.size(); ++i) {
     const char c = def[i];
+    if (!in_quote && c == '+' && i + 1 < def.size() && def[i + 1] == '"') {
+      norm += "+ ";  // +"aux name": the + is a word of its own
+      continue;
+    }
     if (c == '"') in_quote = !in_quote;
     if (!in_quote) {
       if (c == '[') {

@@ -556,6 +556,7 @@ Status CheckPoison(const HnswVtab* vt) {
 Status Flush(HnswVtab* vt) {
   VG_RETURN_IF_ERROR(CheckPoison(vt));
   if (vt->pending_rowids.empty()) return Status::Ok();
+  KeepLastRowid keep(vt->db);  // the node rows written here are not the user's inserts
   vt->poison_rows = vt->pending_rowids.size();
   std::vector<int64_t> rowids = std::move(vt->pending_rowids);
   std::vector<float> vecs = std::move(vt->pending_vecs);
@@ -738,7 +739,22 @@ Status ConvertMetadata(const HnswColumnDef& col, sqlite3_value* v, const std::st
     case hnsw::AttrType::kInteger:
     case hnsw::AttrType::kBoolean: {
       int64_t x = 0;
-      if (t == SQLITE_BLOB || !ReadIntegral(v, INT64_MIN, INT64_MAX, &x).ok()) {
+      // As a STRICT INTEGER column: an INTEGER, or a REAL / numeric TEXT whose value is an integer
+      // strictly inside int64's range (a REAL of -2^63, or a text that rounds to it, is not).
+      bool ok = t != SQLITE_BLOB;
+      if (ok) {
+        NumericValue nv(v);
+        if (nv.type() == SQLITE_INTEGER) {
+          x = sqlite3_value_int64(nv.value());
+        } else if (nv.type() == SQLITE_FLOAT) {
+          const double r = sqlite3_value_double(nv.value());
+          ok = std::floor(r) == r && r > -9223372036854775808.0 && r < 9223372036854775808.0;
+          if (ok) x = static_cast<int64_t>(r);
+        } else {
+          ok = false;
+        }
+      }
+      if (!ok) {
         return bad(col.type == hnsw::AttrType::kBoolean ? "a boolean (0 or 1)" : "an integer");
       }
       if (col.type == hnsw::AttrType::kBoolean && x != 0 && x != 1) return bad("a boolean (0 or 1)");

@@ -111,6 +111,16 @@ struct HnswVtab {
 
 inline HnswVtab* Vt(sqlite3_vtab* v) { return reinterpret_cast<HnswVtab*>(v); }
 
+// Restores sqlite3_last_insert_rowid() when it goes out of scope (shadow-table writes set it).
+struct KeepLastRowid {
+  sqlite3* db;
+  sqlite3_int64 saved;
+  explicit KeepLastRowid(sqlite3* d) : db(d), saved(sqlite3_last_insert_rowid(d)) {}
+  ~KeepLastRowid() { sqlite3_set_last_insert_rowid(db, saved); }
+  KeepLastRowid(const KeepLastRowid&) = delete;
+  KeepLastRowid& operator=(const KeepLastRowid&) = delete;
+};
+
 // ---- hnsw_storage.cpp
 
 // "hnsw_knn: index 'ix': " — the prefix of messages about one index.

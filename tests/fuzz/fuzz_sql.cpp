@@ -2,8 +2,10 @@
 // run by the real SQLite (linked, vecgraph_register on a fresh :memory: connection per input).
 //
 // Each input opens a connection, creates `ix` (hnsw_knn, dim=3, metric / m / ef_construction
-// from the input), an edge table `edges` and a query table `q`, then runs up to 48 statements
-// drawn from a small grammar (FuzzedDataProvider): INSERT (with or without rowid, several rows,
+// from the input), an edge table `edges`, a query table `q`, and the declared-column table `t`
+// with its plain mirror table (fuzz_sql_columns.h: metadata of every class, filtered k-NN
+// checked row for row against the mirror), then runs up to 64 statements drawn from a small
+// grammar (FuzzedDataProvider): INSERT (with or without rowid, several rows,
 // OR REPLACE, from a SELECT), UPDATE (vector and/or rowid, OR REPLACE), DELETE, k-NN SELECTs
 // (`vector MATCH ? AND k = ?` with rowid =, IN, IN (subquery), <, <=, >, >= on INTEGER, REAL,
 // TEXT, BLOB or NULL values, ef, exact, ORDER BY distance, LIMIT, terms in any order), plain scans
@@ -11,7 +13,8 @@
 // `edges` (seeds also from a k-NN subquery), hnsw_knn_batch, vecgraph_check, BEGIN / COMMIT /
 // ROLLBACK / SAVEPOINT / RELEASE / ROLLBACK TO and 'optimize'. Vectors come as JSON text with odd
 // numbers (1e400, -0, denormals, 01, 1., nan, ...) or as BLOBs of any length. It never writes the
-// shadow tables.
+// shadow tables. About a third of the statements are fuzz_sql_columns.h's, on `t`; BEGIN,
+// SAVEPOINT and ROLLBACK TO apply to both tables (and to t's mirror) alike.
 //
 // SQLite errors are expected and ignored, except SQLITE_INTERNAL and SQLITE_CORRUPT (nobody
 // touched the shadow tables, so either is a vecgraph bug). Findings besides crashes and sanitizer
@@ -29,7 +32,8 @@
 //     k-NN over everything; and the database serialized into a fresh connection (so the index
 //     is loaded from its shadow tables, the graph built afresh) gives 'ok', the same rows, and
 //     the same answers to a few fixed k-NN and spread_activation queries (hnsw.h promises that a
-//     reloaded index behaves exactly like the original).
+//     reloaded index behaves exactly like the original);
+//   - for `t`: what fuzz_sql_columns.h's header lists (answers equal the mirror's).
 #include <fuzzer/FuzzedDataProvider.h>
 #include <sqlite3.h>
 
@@ -45,118 +49,14 @@
 
 #include "extension/vecgraph.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzz_sql_columns.h"
+#include "tests/fuzz/fuzz_sql_run.h"
 
 namespace {
 
+using namespace fuzz_sql;  // Val, Result, Run, Show
+
 constexpr int kDim = 3;
-
-struct Val {
-  enum Type { kInt, kReal, kText, kBlob, kNull } type = kNull;
-  int64_t i = 0;
-  double d = 0;
-  std::string s;  // text or blob bytes
-  static Val Int(int64_t v) { Val x; x.type = kInt; x.i = v; return x; }
-  static Val Real(double v) { Val x; x.type = kReal; x.d = v; return x; }
-  static Val Text(std::string v) { Val x; x.type = kText; x.s = std::move(v); return x; }
-  static Val Blob(std::string v) { Val x; x.type = kBlob; x.s = std::move(v); return x; }
-  static Val Null() { return Val(); }
-};
-
-struct Result {
-  int rc = SQLITE_OK;
-  std::string error;
-  std::vector<std::vector<Val>> rows;
-  bool ok() const { return rc == SQLITE_DONE; }
-};
-
-bool IsFatal(int rc) { return (rc & 0xff) == SQLITE_INTERNAL || (rc & 0xff) == SQLITE_CORRUPT; }
-
-// VECGRAPH_FUZZ_TRACE=1: print every statement, its parameters and its outcome (to read a crash
-// input: `VECGRAPH_FUZZ_TRACE=1 build/fuzz/tests/fuzz/fuzz_sql crash-...`).
-bool Tracing() {
-  static const bool on = std::getenv("VECGRAPH_FUZZ_TRACE") != nullptr;
-  return on;
-}
-
-std::string Show(const Val& v) {
-  switch (v.type) {
-    case Val::kInt: return std::to_string(v.i);
-    case Val::kReal: {
-      char buf[40];
-      std::snprintf(buf, sizeof buf, "%.17g", v.d);
-      return buf;
-    }
-    case Val::kText: return "'" + v.s + "'";
-    case Val::kBlob: {
-      std::string h = "x'";
-      static const char* kHex = "0123456789abcdef";
-      for (unsigned char c : v.s) {
-        h += kHex[c >> 4];
-        h += kHex[c & 15];
-      }
-      return h + "'";
-    }
-    case Val::kNull: return "NULL";
-  }
-  return "?";
-}
-
-void Trace(const std::string& sql, const std::vector<Val>& params, int rc, const std::string& error, size_t rows) {
-  if (!Tracing()) return;
-  std::string p;
-  for (const Val& v : params) p += (p.empty() ? "" : ", ") + Show(v);
-  std::fprintf(stderr, "%s  -- [%s] -> %s%s%s, %zu rows\n", sql.c_str(), p.c_str(), sqlite3_errstr(rc),
-               error.empty() ? "" : ": ", error.c_str(), rows);
-}
-
-Result Run(sqlite3* db, const std::string& sql, const std::vector<Val>& params = {}) {
-  Result r;
-  sqlite3_stmt* st = nullptr;
-  r.rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
-  if (r.rc != SQLITE_OK) {
-    r.error = sqlite3_errmsg(db);
-    Trace(sql, params, r.rc, r.error, 0);
-    FUZZ_CHECK(!IsFatal(r.rc), "prepare gave %s: %s\n  sql: %s", sqlite3_errstr(r.rc), r.error.c_str(), sql.c_str());
-    return r;
-  }
-  for (size_t k = 0; k < params.size(); ++k) {
-    const Val& v = params[k];
-    int n = static_cast<int>(k + 1);
-    switch (v.type) {
-      case Val::kInt: sqlite3_bind_int64(st, n, v.i); break;
-      case Val::kReal: sqlite3_bind_double(st, n, v.d); break;
-      case Val::kText: sqlite3_bind_text(st, n, v.s.data(), static_cast<int>(v.s.size()), SQLITE_TRANSIENT); break;
-      case Val::kBlob: sqlite3_bind_blob(st, n, v.s.data(), static_cast<int>(v.s.size()), SQLITE_TRANSIENT); break;
-      case Val::kNull: sqlite3_bind_null(st, n); break;
-    }
-  }
-  while ((r.rc = sqlite3_step(st)) == SQLITE_ROW) {
-    std::vector<Val> row;
-    for (int c = 0; c < sqlite3_column_count(st); ++c) {
-      switch (sqlite3_column_type(st, c)) {
-        case SQLITE_INTEGER: row.push_back(Val::Int(sqlite3_column_int64(st, c))); break;
-        case SQLITE_FLOAT: row.push_back(Val::Real(sqlite3_column_double(st, c))); break;
-        case SQLITE_TEXT:
-          row.push_back(Val::Text(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, c)),
-                                              static_cast<size_t>(sqlite3_column_bytes(st, c)))));
-          break;
-        case SQLITE_BLOB: {
-          const void* p = sqlite3_column_blob(st, c);
-          row.push_back(Val::Blob(std::string(static_cast<const char*>(p), p ? sqlite3_column_bytes(st, c) : 0)));
-          break;
-        }
-        default: row.push_back(Val::Null()); break;
-      }
-    }
-    r.rows.push_back(std::move(row));
-    if (r.rows.size() > 100000) break;
-  }
-  if (r.rc != SQLITE_DONE && r.rc != SQLITE_ROW) r.error = sqlite3_errmsg(db);
-  sqlite3_finalize(st);
-  Trace(sql, params, r.rc, r.error, r.rows.size());
-  FUZZ_CHECK(!IsFatal(r.rc), "step gave %s: %s\n  sql: %s", sqlite3_errstr(r.rc), r.error.c_str(), sql.c_str());
-  return r;
-}
 
 // ---- value generators -------------------------------------------------------------------------
 
@@ -374,10 +274,10 @@ double OrderKey(const Val& v) { return v.type == Val::kReal && !std::isnan(v.d) 
 
 class Session {
  public:
-  Session(sqlite3* db, FuzzedDataProvider& p) : db_(db), p_(p) {}
+  Session(sqlite3* db, FuzzedDataProvider& p, ColumnsSession* cols) : db_(db), p_(p), cols_(cols) {}
 
   void Step() {
-    switch (p_.ConsumeIntegralInRange(0, 25)) {
+    switch (p_.ConsumeIntegralInRange(0, 41)) {
       case 0: case 1: Insert(); break;
       case 2: InsertAuto(); break;
       case 3: InsertMany(); break;
@@ -395,9 +295,10 @@ class Session {
       case 22: Check(); break;
       case 23: Batch(); break;
       case 24: Run(db_, "INSERT INTO q(v) VALUES (?)", {VectorVal(p_)}); break;
-      default:
+      case 25:
         Run(db_, "INSERT INTO ix(rowid, vector) SELECT rowid + ?, v FROM q", {Val::Int(SmallRowid(p_))});
         break;
+      default: cols_->Step(); break;  // the declared-column table t and its mirror
     }
   }
 
@@ -408,6 +309,7 @@ class Session {
     }
     if (!sqlite3_get_autocommit(db_)) return;  // cannot happen, but then there is nothing to assert
     CheckConsistent(db_, "end of input");
+    cols_->Finish();
     Reopen();
   }
 
@@ -753,11 +655,13 @@ class Session {
       FUZZ_CHECK(same, "the original and the reopened copy answer differently (%zu vs %zu rows, %s vs %s)\n  sql: %s",
                  x.rows.size(), y.rows.size(), x.error.c_str(), y.error.c_str(), sql);
     }
+    cols_->CheckCopy(db2);
     sqlite3_close(db2);
   }
 
   sqlite3* db_;
   FuzzedDataProvider& p_;
+  ColumnsSession* cols_;
 };
 
 }  // namespace
@@ -784,8 +688,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                         "CREATE TEMP TABLE probe(id INTEGER PRIMARY KEY);",
                         nullptr, nullptr, &err);
   FUZZ_CHECK(rc == SQLITE_OK, "setup: %s", err ? err : "?");
-  Session s(db, p);
-  for (int i = 0; i < 48 && p.remaining_bytes() > 0; ++i) s.Step();
+  ColumnsSession cols(db, p);
+  cols.Create();
+  Session s(db, p, &cols);
+  for (int i = 0; i < 64 && p.remaining_bytes() > 0; ++i) s.Step();
   s.Finish();
   sqlite3_close(db);
   return 0;
