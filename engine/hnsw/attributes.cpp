@@ -45,8 +45,8 @@ bool IntRange(AttrOp op, const AttrValue& v, int64_t* lo, int64_t* hi) {
   const bool below = r < -kTwo63, above = r >= kTwo63;
   switch (op) {
     case AttrOp::kEq:
-      if (below || above || std::floor(r) != r) return false;
-      *lo = *hi = static_cast<int64_t>(r);
+      if (!IntegralInt64(r, lo)) return false;
+      *hi = *lo;
       return true;
     case AttrOp::kLt:
     case AttrOp::kLe: {
@@ -80,6 +80,12 @@ bool IntRange(AttrOp op, const AttrValue& v, int64_t* lo, int64_t* hi) {
 
 }  // namespace
 
+bool IntegralInt64(double r, int64_t* out) {
+  if (!(r >= -kTwo63 && r < kTwo63) || std::floor(r) != r) return false;
+  *out = static_cast<int64_t>(r);
+  return true;
+}
+
 const char* AttrTypeName(AttrType t) {
   switch (t) {
     case AttrType::kInteger: return "integer";
@@ -88,16 +94,6 @@ const char* AttrTypeName(AttrType t) {
     case AttrType::kBoolean: return "boolean";
   }
   return "?";
-}
-
-bool AttrValue::operator==(const AttrValue& o) const {
-  if (kind != o.kind) return false;
-  switch (kind) {
-    case Kind::kNull: return true;
-    case Kind::kInteger: return i == o.i;
-    case Kind::kReal: return r == o.r || (std::isnan(r) && std::isnan(o.r));
-    default: return s == o.s;
-  }
 }
 
 int CompareValues(const AttrValue& a, const AttrValue& b) {

@@ -69,8 +69,10 @@ struct AttrValue {
     return a;
   }
   bool is_null() const { return kind == Kind::kNull; }
-  bool operator==(const AttrValue& o) const;
 };
+
+// The int64 equal to r when r is an integer in [-2^63, 2^63): when a REAL equals an INTEGER.
+bool IntegralInt64(double r, int64_t* out);
 
 // SQLite's order of two non-NULL values (<0, 0, >0): numbers < TEXT < BLOB; numbers by exact
 // value (an INTEGER and a REAL compare as the mathematical numbers they are).

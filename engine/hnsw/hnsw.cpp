@@ -330,8 +330,7 @@ void HnswIndex::FinishGroups() {
     if (!Live(id) || group_[i] == kNoGroup) continue;
     GroupInfo& g = groups_[group_[i]];
     ++g.live;
-    if (g.entry == kInvalidNode || level_[i] > level_[g.entry] ||
-        (level_[i] == level_[g.entry] && rowid_[i] < rowid_[g.entry])) {
+    if (EntryBefore(id, g.entry)) {
       g.entry = id;
       g.max_level = level_[i];
     }

@@ -259,7 +259,6 @@ class HnswIndex {
   // true: scan the n_passing rows exactly (ExactSearch with the filter); false: filtered graph
   // search. Thresholds: config().filter_exact_max_rows / filter_exact_max_fraction.
   bool ExactWhenSelective(size_t n_passing) const;
-  bool ExactWhenSelectiveLocked(size_t n_passing) const;
   bool ExactWhenSelectiveIn(size_t n_passing, size_t universe) const;
   NodeId SampleNode(size_t s) const;  // s-th node of the filter-estimate sample (n_ > 0)  // n_passing of `universe` rows
   FilterStrategy ChooseFilterStrategy(size_t n_passing) const {
@@ -386,11 +385,11 @@ class HnswIndex {
                                             SearchStats* stats, NodeId ep0 = kInvalidNode, int top = -1,
                                             bool fallback = true) const;
   // Grouped index: walks each group of `groups` (empty: all) from its entry point with
-  // elig(v) ∧ group(v) = g, merges, and answers with the exact scan over pass (∧ in groups) when
+  // elig(v) ∧ group(v) = g, merges, and answers with the exact scan over elig (∧ in groups) when
   // the merged answer has fewer than min(k, passing) rows (passing unknown: SIZE_MAX).
+  // parallel = false: elig runs on the calling thread only.
   template <typename Elig>
-  std::vector<HnswHit> SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
-                                    const std::function<bool(NodeId)>& pass, size_t passing,
+  std::vector<HnswHit> SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig, size_t passing,
                                     std::span<const uint32_t> groups, SearchStats* stats,
                                     bool parallel = true) const;
   struct GroupInfo {
@@ -418,6 +417,12 @@ class HnswIndex {
   void RepairAround(NodeId d);
   void ClearLinks(NodeId id);
   NodeId PickEntry(const std::function<bool(NodeId)>& excluded) const;
+  // The entry-point order: a before b when a has the higher level, ties by the smaller rowid
+  // (PickEntry, and a group's entry while building and after a load, so a reload starts where
+  // the build did).
+  bool EntryBefore(NodeId a, NodeId b) const {
+    return b == kInvalidNode || level_[a] > level_[b] || (level_[a] == level_[b] && rowid_[a] < rowid_[b]);
+  }
   void Touch(NodeId id);
   void StoreVector(const float* in, float* out) const;
   template <typename Fn>

@@ -129,10 +129,7 @@ NodeId HnswIndex::PickEntry(const std::function<bool(NodeId)>& excluded) const {
   for (size_t i = 0; i < n_; ++i) {
     NodeId id = static_cast<NodeId>(i);
     if (!Live(id) || (excluded && excluded(id))) continue;
-    if (best == kInvalidNode || level_[id] > level_[best] ||
-        (level_[id] == level_[best] && rowid_[id] < rowid_[best])) {
-      best = id;
-    }
+    if (EntryBefore(id, best)) best = id;
   }
   return best;
 }
@@ -477,8 +474,7 @@ bool HnswIndex::InsertChunk(const std::vector<NodeId>& members, BuildControl* ct
       // A group's entry: its live node of the highest level, ties by the smaller rowid (the rule
       // FinishGroups applies after a load, so a reloaded index starts its walks where this one does).
       GroupInfo& info = groups_[group_[id]];
-      if (info.entry == kInvalidNode || level_[id] > info.max_level ||
-          (level_[id] == info.max_level && rowid_[id] < rowid_[info.entry])) {
+      if (EntryBefore(id, info.entry)) {
         info.entry = id;
         info.max_level = level_[id];
       }

@@ -131,10 +131,8 @@ NodeId HnswIndex::SampleNode(size_t s) const {
 
 bool HnswIndex::ExactWhenSelective(size_t n_passing) const {
   std::shared_lock lock(mu_);
-  return ExactWhenSelectiveLocked(n_passing);
+  return ExactWhenSelectiveIn(n_passing, live_);
 }
-
-bool HnswIndex::ExactWhenSelectiveLocked(size_t n_passing) const { return ExactWhenSelectiveIn(n_passing, live_); }
 
 bool HnswIndex::ExactWhenSelectiveIn(size_t n_passing, size_t universe) const {
   // n_passing of `universe` rows pass (universe: the live rows, or those of the searched groups).
@@ -259,7 +257,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
 
 template <typename Elig>
 std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
-                                             const std::function<bool(NodeId)>& pass, size_t passing,
+                                             size_t passing,
                                              std::span<const uint32_t> groups, SearchStats* stats,
                                              bool parallel) const {
   // Caller holds the shared lock and has checked q.
@@ -296,7 +294,6 @@ std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k,
     const uint32_t* grp = group_.data();
     auto in = [&](NodeId v) { return std::binary_search(sorted.begin(), sorted.end(), grp[v]) && elig(v); };
     if (stats != nullptr) stats->exact = true;
-    (void)pass;  // elig holds the same conditions (and the tombstone test ExactWhere also makes)
     return ExactWhere(q.data(), static_cast<float>(Norm(q.data(), dim_)), k, in, parallel);
   }
   return merged;
@@ -309,7 +306,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     std::shared_lock lock(mu_);
     const uint8_t* flags = flags_.data();
     auto elig = [flags](NodeId v) { return (flags[v] & kFlagTomb) == 0; };
-    if (grouped_) return SearchGroups(q, k, ef, elig, {}, live_, {}, stats);
+    if (grouped_) return SearchGroups(q, k, ef, elig, live_, {}, stats);
     return SearchImpl(q, k, ef, elig, live_, {}, stats);
   });
 }
@@ -323,7 +320,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     if (allowed.count() == 0) return std::vector<HnswHit>{};
     auto elig = [&allowed](NodeId v) { return allowed.Test(v); };
     std::function<bool(NodeId)> pass = [&allowed](NodeId v) { return allowed.Test(v); };
-    if (grouped_) return SearchGroups(q, k, ef, elig, pass, allowed.count(), {}, stats);
+    if (grouped_) return SearchGroups(q, k, ef, elig, allowed.count(), {}, stats);
     return SearchImpl(q, k, ef, elig, allowed.count(), pass, stats);
   });
 }
@@ -339,7 +336,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     auto elig = [&](NodeId v) { return (flags[v] & kFlagTomb) == 0 && filter(rowids[v]); };
     std::function<bool(NodeId)> pass = [&](NodeId v) { return filter(rowids[v]); };
     // Unknown passing count: any short answer falls back to the exact scan (which finds them all).
-    if (grouped_) return SearchGroups(q, k, ef, elig, pass, SIZE_MAX, {}, stats, /*parallel=*/false);
+    if (grouped_) return SearchGroups(q, k, ef, elig, SIZE_MAX, {}, stats, /*parallel=*/false);
     return SearchImpl(q, k, ef, elig, SIZE_MAX, pass, stats);
   });
 }
@@ -436,8 +433,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
         return (flags[v] & kFlagTomb) == 0 && (allowed == nullptr || allowed->Test(v)) && af.Pass(v);
       };
       SearchStats walk;
-      std::function<bool(NodeId)> rest = [&af, allowed](NodeId v) { return (allowed == nullptr || allowed->Test(v)) && af.Pass(v); };
-      auto hits = SearchGroups(q, k, ef, elig_g, rest, st.counted ? est : SIZE_MAX, gsel, &walk);
+      auto hits = SearchGroups(q, k, ef, elig_g, st.counted ? est : SIZE_MAX, gsel, &walk);
       st.distances = walk.distances;
       st.exact = st.fallback = walk.exact;
       return hits;
@@ -497,7 +493,7 @@ StatusOr<std::vector<std::vector<HnswHit>>> HnswIndex::SearchBatch(const float* 
       for (size_t i = b; i < e; ++i) {
         const std::span<const float> qi(queries + i * dim_, dim_);
         if (grouped_) {
-          out[i] = SearchGroups(qi, k, ef, elig, {}, live_, {}, nullptr);
+          out[i] = SearchGroups(qi, k, ef, elig, live_, {}, nullptr);
           continue;
         }
         auto r = SearchImpl(qi, k, ef, elig, live_, {}, nullptr);

@@ -662,9 +662,9 @@ std::vector<uint32_t> QueryGroups(HnswVtab* vt, const std::vector<hnsw::AttrTerm
         vals.push_back(v);
       } else if (c.type == hnsw::AttrType::kInteger && v.kind == hnsw::AttrValue::Kind::kInteger) {
         vals.push_back(v);
-      } else if (c.type == hnsw::AttrType::kInteger && v.kind == hnsw::AttrValue::Kind::kReal &&
-                 std::floor(v.r) == v.r && v.r >= -9223372036854775808.0 && v.r < 9223372036854775808.0) {
-        vals.push_back(hnsw::AttrValue::Int(static_cast<int64_t>(v.r)));
+      } else if (int64_t x = 0; c.type == hnsw::AttrType::kInteger && v.kind == hnsw::AttrValue::Kind::kReal &&
+                                   hnsw::IntegralInt64(v.r, &x)) {
+        vals.push_back(hnsw::AttrValue::Int(x));
       }
     }
     choices.push_back(std::move(vals));
@@ -720,16 +720,16 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
   // How many rows the answer needs: k; else LIMIT + OFFSET (a negative LIMIT is none); else every
   // passing row (a MATCH whose LIMIT SQLite keeps, or a range query on distance).
   uint64_t want = live;
-  std::string source;
+  enum class From { kK, kLimit, kAll } from = From::kAll;  // where the row count comes from
   if (a.have_k) {
     want = static_cast<uint64_t>(a.k);
-    source = "k";
+    from = From::kK;
   } else if (a.have_limit && a.limit >= 0) {
     want = static_cast<uint64_t>(a.limit) + static_cast<uint64_t>(a.offset);
-    source = "LIMIT";
-  } else {
-    source = "all";
+    from = From::kLimit;
   }
+  const bool all = from == From::kAll;
+  const char* from_name = from == From::kK ? "k" : from == From::kLimit ? "LIMIT" : "all";
   if (a.bounds.empty() || a.dnone || live == 0 || want == 0) {
     vt->last_query = "{\"strategy\":\"none\",\"reason\":\"no row can pass the conditions\"}";
     return SQLITE_OK;
@@ -767,11 +767,11 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
     if (filtered) {
       return idx.SearchFiltered(q.view(), kk, ef,
                                 hnsw::SearchFilter{engine_terms, a.bounds.unbounded() ? nullptr : &allowed, groups},
-                                c->exact != 0 || source == "all", &stats);
+                                c->exact != 0 || all, &stats);
     }
     stats = hnsw::SearchStats{};
-    stats.strategy = c->exact || source == "all" ? hnsw::FilterStrategy::kExact : hnsw::FilterStrategy::kGraph;
-    return c->exact || source == "all" ? idx.ExactSearch(q.view(), kk) : idx.Search(q.view(), kk, ef, &stats);
+    stats.strategy = c->exact || all ? hnsw::FilterStrategy::kExact : hnsw::FilterStrategy::kGraph;
+    return c->exact || all ? idx.ExactSearch(q.view(), kk) : idx.Search(q.view(), kk, ef, &stats);
   };
   // More than the live rows cannot be returned: cap there (an answer with every row is whole).
   size_t kk = static_cast<size_t>(std::min<uint64_t>(want, live));
@@ -799,12 +799,12 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
     if (out.size() >= want) break;
   }
   // OFFSET consumed (omit): skip its rows here.
-  if (source == "LIMIT" && a.offset > 0) {
+  if (from == From::kLimit && a.offset > 0) {
     const size_t skip = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(a.offset), out.size()));
     out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(skip));
   }
   std::string reason;
-  if (source == "all") {
+  if (all) {
     reason = "no k and no LIMIT reached the index (none given, or SQLite applies a condition or an order after the "
              "search): exact scan of every passing row in distance order";
   } else if (c->exact) {
@@ -822,7 +822,7 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
       "{\"strategy\":\"%s\",\"reason\":\"%s\",\"rows_wanted\":%llu,\"from\":\"%s\",\"filtered\":%s,"
       "\"passing_estimate\":%llu,\"passing_counted\":%s,\"sampled\":%u,\"fallback\":%s,\"searches\":%zu,\"rows\":%zu,"
       "\"partitions\":%s}",
-      StrategyName(stats.strategy), reason.c_str(), static_cast<unsigned long long>(want), source.c_str(),
+      StrategyName(stats.strategy), reason.c_str(), static_cast<unsigned long long>(want), from_name,
       filtered ? "true" : "false", static_cast<unsigned long long>(filtered ? stats.passing_estimate : live),
       (!filtered || stats.counted) ? "true" : "false", stats.sampled, stats.fallback ? "true" : "false", rounds,
       out.size(),

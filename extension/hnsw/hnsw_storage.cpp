@@ -633,8 +633,9 @@ Status CheckStoredVector(const HnswVtab* vt, sqlite3_value* v, int64_t rowid, co
 }
 
 Status ReadUserVector(HnswVtab* vt, int64_t rowid, VectorBuf* out) {
-  VG_RETURN_IF_ERROR(Prepare(vt, &vt->get_row_st,
-                             Q("SELECT original, vector FROM \"%w\".\"%w_nodes\" WHERE rowid = ?1", vt->schema, vt->name)));
+  VG_RETURN_IF_ERROR(PrepareOnce(vt, &vt->get_row_st, [vt] {
+    return Q("SELECT original, vector FROM \"%w\".\"%w_nodes\" WHERE rowid = ?1", vt->schema, vt->name);
+  }));
   sqlite3_stmt* st = vt->get_row_st.st;
   sqlite3_bind_int64(st, 1, rowid);
   int rc = sqlite3_step(st);
@@ -664,10 +665,11 @@ bool RecordDeleted(const void* rec, int n) {
 
 Status ReadRowColumns(HnswVtab* vt, int64_t rowid, std::vector<sqlite3_value*>* out) {
   out->clear();
-  std::string cols;
-  for (size_t i = 1; i <= vt->decl.columns.size(); ++i) cols += (i > 1 ? ", c" : "c") + std::to_string(i);
-  VG_RETURN_IF_ERROR(Prepare(vt, &vt->get_cols_st,
-                             "SELECT " + cols + Q(" FROM \"%w\".\"%w_rows\" WHERE rowid = ?1", vt->schema, vt->name)));
+  VG_RETURN_IF_ERROR(PrepareOnce(vt, &vt->get_cols_st, [vt] {
+    std::string cols;
+    for (size_t i = 1; i <= vt->decl.columns.size(); ++i) cols += (i > 1 ? ", c" : "c") + std::to_string(i);
+    return "SELECT " + cols + Q(" FROM \"%w\".\"%w_rows\" WHERE rowid = ?1", vt->schema, vt->name);
+  }));
   sqlite3_stmt* st = vt->get_cols_st.st;
   sqlite3_bind_int64(st, 1, rowid);
   int rc = sqlite3_step(st);
@@ -694,14 +696,14 @@ Status ReadRowColumns(HnswVtab* vt, int64_t rowid, std::vector<sqlite3_value*>* 
 }
 
 Status WriteRowColumns(HnswVtab* vt, int64_t rowid, const RowValues& values) {
-  std::string cols, params;
-  for (size_t i = 1; i <= vt->decl.columns.size(); ++i) {
-    cols += ", c" + std::to_string(i);
-    params += ", ?" + std::to_string(i + 1);
-  }
-  VG_RETURN_IF_ERROR(Prepare(vt, &vt->insert_row_st,
-                             Q("INSERT OR REPLACE INTO \"%w\".\"%w_rows\"(rowid", vt->schema, vt->name) + cols +
-                                 ") VALUES (?1" + params + ")"));
+  VG_RETURN_IF_ERROR(PrepareOnce(vt, &vt->insert_row_st, [vt] {
+    std::string cols, params;
+    for (size_t i = 1; i <= vt->decl.columns.size(); ++i) {
+      cols += ", c" + std::to_string(i);
+      params += ", ?" + std::to_string(i + 1);
+    }
+    return Q("INSERT OR REPLACE INTO \"%w\".\"%w_rows\"(rowid", vt->schema, vt->name) + cols + ") VALUES (?1" + params + ")";
+  }));
   sqlite3_stmt* st = vt->insert_row_st.st;
   sqlite3_bind_int64(st, 1, rowid);
   for (size_t i = 0; i < vt->decl.columns.size(); ++i) {
@@ -719,8 +721,9 @@ Status WriteRowColumns(HnswVtab* vt, int64_t rowid, const RowValues& values) {
 }
 
 Status DeleteRowColumns(HnswVtab* vt, int64_t rowid) {
-  VG_RETURN_IF_ERROR(
-      Prepare(vt, &vt->delete_row_st, Q("DELETE FROM \"%w\".\"%w_rows\" WHERE rowid = ?1", vt->schema, vt->name)));
+  VG_RETURN_IF_ERROR(PrepareOnce(vt, &vt->delete_row_st, [vt] {
+    return Q("DELETE FROM \"%w\".\"%w_rows\" WHERE rowid = ?1", vt->schema, vt->name);
+  }));
   sqlite3_bind_int64(vt->delete_row_st.st, 1, rowid);
   return StepDone(vt, vt->delete_row_st.st, "deleting a row's columns");
 }
@@ -747,9 +750,7 @@ Status ConvertMetadata(const HnswColumnDef& col, sqlite3_value* v, const std::st
         if (nv.type() == SQLITE_INTEGER) {
           x = sqlite3_value_int64(nv.value());
         } else if (nv.type() == SQLITE_FLOAT) {
-          const double r = sqlite3_value_double(nv.value());
-          ok = std::floor(r) == r && r > -9223372036854775808.0 && r < 9223372036854775808.0;
-          if (ok) x = static_cast<int64_t>(r);
+          ok = hnsw::IntegralInt64(sqlite3_value_double(nv.value()), &x) && x != INT64_MIN;
         } else {
           ok = false;
         }

@@ -129,6 +129,11 @@ std::string IndexPrefix(const HnswVtab* vt);
 std::string Q(const char* fmt, const std::string& a, const std::string& b);
 // Prepares (once) or resets a persistent statement.
 Status Prepare(HnswVtab* vt, Stmt* s, const std::string& sql);
+// The same for statements run once per row: make_sql() builds the SQL only the first time.
+template <typename MakeSql>
+Status PrepareOnce(HnswVtab* vt, Stmt* s, MakeSql make_sql) {
+  return s->st ? Prepare(vt, s, std::string()) : Prepare(vt, s, make_sql());
+}
 
 // Creates <name>_info and <name>_nodes and writes the format row and header of an empty index.
 // A name already taken by another table is an error naming it.
