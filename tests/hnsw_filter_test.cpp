@@ -117,6 +117,123 @@ TEST(HnswFilter, CompiledTermsAgreeWithSqliteRules) {
   for (size_t i = 0; i < n; ++i) EXPECT_FALSE(f->Pass(static_cast<NodeId>(i)));
 }
 
+// The filter cache (AttributeTable::Compile): the second compile of a filter since the table
+// last changed carries bits over every row; those bits equal the terms (and SQLite's rules) for
+// random filters, and every kind of change to the table drops them, so a cached filter never
+// answers for old values.
+TEST(HnswFilter, CachedFilterBitsEqualTheTermsAndFollowEveryChange) {
+  std::mt19937 rng(11);
+  const std::vector<AttrType> types = {AttrType::kInteger, AttrType::kReal, AttrType::kText, AttrType::kBoolean};
+  AttributeTable t;
+  t.SetSchema(types);
+  size_t n = 777;  // not a multiple of 64
+  t.Resize(n);
+  const std::vector<std::string> words = {"", "a", "b", "ab", "zz"};
+  auto random_value = [&](size_t c) {
+    if (rng() % 9 == 0) return V::Null();
+    switch (types[c]) {
+      case AttrType::kInteger: return V::Int(static_cast<int64_t>(rng() % 21) - 10);
+      case AttrType::kReal: return V::Real(static_cast<double>(static_cast<int>(rng() % 41) - 20) / 4.0);
+      case AttrType::kText: return V::Text(words[rng() % words.size()]);
+      case AttrType::kBoolean: return V::Int(static_cast<int64_t>(rng() % 2));
+    }
+    return V::Null();
+  };
+  auto fill = [&](size_t i) {
+    std::vector<V> row;
+    for (size_t c = 0; c < types.size(); ++c) row.push_back(random_value(c));
+    ASSERT_TRUE(t.Set(static_cast<NodeId>(i), row).ok());
+  };
+  for (size_t i = 0; i < n; ++i) fill(i);
+  const AttrOp ops[] = {AttrOp::kEq, AttrOp::kNe, AttrOp::kLt, AttrOp::kLe, AttrOp::kGt, AttrOp::kGe,
+                        AttrOp::kIs, AttrOp::kIsNot, AttrOp::kIsNull, AttrOp::kIsNotNull, AttrOp::kIn};
+  auto random_terms = [&] {
+    std::vector<AttrTerm> terms(1 + rng() % 3);
+    for (AttrTerm& term : terms) {
+      term.column = static_cast<uint32_t>(rng() % types.size());
+      term.op = ops[rng() % std::size(ops)];
+      if (term.op == AttrOp::kIn) {
+        for (size_t m = 0, nm = rng() % 4; m < nm; ++m) term.values.push_back(random_value(term.column));
+      } else if (term.op != AttrOp::kIsNull && term.op != AttrOp::kIsNotNull) {
+        term.values = {rng() % 5 == 0 ? Probes()[rng() % Probes().size()] : random_value(term.column)};
+      }
+    }
+    return terms;
+  };
+  auto check = [&](const std::vector<AttrTerm>& terms, const AttrFilter& f) {
+    for (size_t i = 0; i < n; ++i) {
+      bool ref = true;
+      for (const AttrTerm& term : terms) ref = ref && RefTerm(t.Get(static_cast<NodeId>(i), term.column), term);
+      ASSERT_EQ(f.Pass(static_cast<NodeId>(i)), ref) << "row " << i << (f.cached() ? " (cached bits)" : "");
+      ASSERT_EQ(f.Eval(static_cast<NodeId>(i)), ref) << "row " << i;
+    }
+  };
+  // Compiles terms twice: the first is evaluated from the columns, the second from bits.
+  // (A random filter may compile to one seen before: only a fresh table says "not cached".)
+  auto twice = [&](const std::vector<AttrTerm>& terms, bool fresh) {
+    auto first = t.Compile(terms);
+    ASSERT_TRUE(first.ok()) << first.status().message();
+    if (fresh) {
+      ASSERT_FALSE(first->cached());
+    }
+    check(terms, *first);
+    auto second = t.Compile(terms);
+    ASSERT_TRUE(second.ok());
+    ASSERT_EQ(second->cached(), !second->never() && !second->empty()) << "first cached " << first->cached() << " terms " << terms.size() << " op " << int(terms[0].op) << " col " << terms[0].column << " nvals " << terms[0].values.size();
+    check(terms, *second);
+  };
+  size_t cached = 0;
+  for (int round = 0; round < 300; ++round) {
+    const std::vector<AttrTerm> terms = random_terms();
+    twice(terms, false);
+    if (::testing::Test::HasFatalFailure()) return;
+    cached += t.Compile(terms)->cached();
+    ASSERT_LE(t.cached_filters(), AttributeTable::kFilterCacheEntries);
+  }
+  EXPECT_GT(cached, 150u);
+  // Every change drops the cache; the filter compiled after it sees the new values.
+  const std::vector<AttrTerm> terms = {{0, AttrOp::kGe, {V::Int(0)}}, {2, AttrOp::kNe, {V::Text("zz")}}};
+  std::vector<std::function<void()>> changes = {
+      [&] { fill(5); },
+      [&] { ASSERT_TRUE(t.Set(6, std::vector<V>{V::Int(3), V::Real(1), V::Text("new word"), V::Int(1)}).ok()); },
+      [&] { t.SetNull(7); },
+      [&] {
+        n += 100;
+        t.Resize(n);
+        for (size_t i = n - 100; i < n; i += 2) fill(i);
+      },
+      [&] {
+        n -= 200;
+        t.Resize(n);
+      },
+      [&] {
+        std::vector<NodeId> remap(n, kInvalidNode);
+        size_t nn = 0;
+        for (size_t i = 0; i < n; ++i)
+          if (i % 3 != 0) remap[i] = static_cast<NodeId>(nn++);
+        t.Compact(remap, nn);
+        n = nn;
+      },
+      [&] {
+        t.SetSchema(types);  // every value NULL
+        for (size_t i = 0; i < n; i += 5) fill(i);
+      },
+  };
+  for (auto& change : changes) {
+    twice(terms, false);
+    ASSERT_GT(t.cached_filters(), 0u);
+    change();
+    ASSERT_EQ(t.cached_filters(), 0u);
+    twice(terms, true);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  // A copy starts without a cache and answers from its own columns.
+  AttributeTable copy = t;
+  EXPECT_EQ(copy.cached_filters(), 0u);
+  auto f = copy.Compile(terms);
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(f->Pass(static_cast<NodeId>(i)), t.Compile(terms, false)->Pass(static_cast<NodeId>(i)));
+}
+
 TEST(HnswFilter, SetRejectsValuesOfAnotherClass) {
   AttributeTable t;
   t.SetSchema({AttrType::kInteger, AttrType::kBoolean});
@@ -183,11 +300,11 @@ TEST(HnswFilter, SearchFilteredIsNeverShortAndFindsTheNearestPassingRows) {
       size_t passing = 0;
       for (size_t i = 0; i < n; ++i) passing += pass[i] = bucket[i] < limit;
       SearchStats st;
-      auto hits = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr}, false, &st);
+      auto hits = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr, {}}, false, &st);
       ASSERT_TRUE(hits.ok()) << hits.status().message();
       ASSERT_EQ(hits->size(), std::min(k, passing)) << "limit " << limit;
       for (const HnswHit& h : *hits) ASSERT_LT(bucket[static_cast<size_t>((h.rowid - 1) / 3)], limit);
-      auto exact = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr}, true, nullptr);
+      auto exact = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr, {}}, true, nullptr);
       ASSERT_TRUE(exact.ok());
       auto ref = Brute(data, dim, rowids, pass, q.data(), k);
       ASSERT_EQ(exact->size(), ref.size());
@@ -215,7 +332,7 @@ TEST(HnswFilter, SearchFilteredIsNeverShortAndFindsTheNearestPassingRows) {
   for (const Case& c : cases) {
     std::vector<bool> pass(n);
     for (size_t i = 0; i < n; ++i) pass[i] = c.ref(i);
-    auto hits = (*idx)->SearchFiltered(q, 50, 0, SearchFilter{std::span<const AttrTerm>(&c.term, 1), nullptr});
+    auto hits = (*idx)->SearchFiltered(q, 50, 0, SearchFilter{std::span<const AttrTerm>(&c.term, 1), nullptr, {}});
     ASSERT_TRUE(hits.ok());
     ASSERT_EQ(hits->size(), 50u);
     for (const HnswHit& h : *hits) ASSERT_TRUE(c.ref(static_cast<size_t>((h.rowid - 1) / 3)));
@@ -229,11 +346,113 @@ TEST(HnswFilter, SearchFilteredIsNeverShortAndFindsTheNearestPassingRows) {
     ASSERT_EQ(v->i, bucket[i]);
   }
   std::vector<AttrTerm> terms = {{0, AttrOp::kLt, {V::Int(100)}}};
-  auto hits = (*idx)->SearchFiltered(q, 1000, 0, SearchFilter{terms, nullptr});
+  auto hits = (*idx)->SearchFiltered(q, 1000, 0, SearchFilter{terms, nullptr, {}});
   ASSERT_TRUE(hits.ok());
   size_t want = 0;
   for (size_t i = 1; i < n; i += 2) want += bucket[i] < 100;
   EXPECT_EQ(hits->size(), want);
+}
+
+// The two-hop walk (HnswConfig::filter_hop_fraction): with the strategy forced to the graph,
+// filters passing 5–30 % of the rows walk passing nodes only (stats.hop) and compute fewer
+// distances than the walk through every node, are never short, return only passing rows and
+// find the nearest ones; a repeated filter (cached bits) follows a change of a row's values.
+TEST(HnswFilter, TwoHopWalkScoresOnlyPassingRowsAndIsNeverShort) {
+  const size_t n = 8000, dim = 12, k = 10;
+  HnswConfig cfg;
+  cfg.dim = dim;
+  cfg.metric = Metric::kL2;
+  cfg.M = 12;
+  cfg.ef_construction = 100;
+  auto idx = HnswIndex::Create(cfg);
+  ASSERT_TRUE(idx.ok());
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g;
+  std::vector<float> data(n * dim);
+  for (float& x : data) x = g(rng);
+  std::vector<int64_t> rowids(n);
+  for (size_t i = 0; i < n; ++i) rowids[i] = static_cast<int64_t>(i) + 1;
+  ASSERT_TRUE((*idx)->InsertBatch(rowids, data.data()).ok());
+  (*idx)->SetAttributeSchema({AttrType::kInteger});
+  std::vector<int64_t> bucket(n);
+  for (size_t i = 0; i < n; ++i) {
+    bucket[i] = static_cast<int64_t>((i * 7919) % 100);  // 0..99: `bucket < p` passes p %
+    ASSERT_TRUE((*idx)->SetAttributes(rowids[i], std::vector<V>{V::Int(bucket[i])}).ok());
+  }
+  HnswConfig graph = cfg;  // never the exact strategy
+  graph.filter_exact_max_rows = 0;
+  graph.filter_exact_max_fraction = 0;
+  graph.filter_graph_cost_rows = 0;
+  HnswConfig no_hop = graph;
+  no_hop.filter_hop_fraction = 0;
+  for (int64_t percent : {5, 10, 20, 30, 60}) {
+    std::vector<AttrTerm> terms = {{0, AttrOp::kLt, {V::Int(percent)}}};
+    std::vector<bool> pass(n);
+    for (size_t i = 0; i < n; ++i) pass[i] = bucket[i] < percent;
+    double recall = 0;
+    uint64_t hop_distances = 0, plain_distances = 0;
+    const int queries = 20;
+    for (int qi = 0; qi < queries; ++qi) {
+      std::vector<float> q(dim);
+      for (float& x : q) x = g(rng);
+      (*idx)->SetFilterThresholds(graph);
+      SearchStats st;
+      auto hits = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr, {}}, false, &st);
+      ASSERT_TRUE(hits.ok()) << hits.status().message();
+      ASSERT_EQ(st.strategy, FilterStrategy::kGraph);
+      ASSERT_EQ(st.hop, percent < 40) << percent;
+      ASSERT_EQ(hits->size(), k);
+      for (const HnswHit& h : *hits) ASSERT_LT(bucket[static_cast<size_t>(h.rowid - 1)], percent);
+      hop_distances += st.distances;
+      auto ref = Brute(data, dim, rowids, pass, q.data(), k);
+      size_t found = 0;
+      for (const HnswHit& h : *hits)
+        for (const HnswHit& r : ref) found += h.rowid == r.rowid;
+      recall += static_cast<double>(found) / static_cast<double>(ref.size());
+      (*idx)->SetFilterThresholds(no_hop);
+      auto plain = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr, {}}, false, &st);
+      ASSERT_TRUE(plain.ok());
+      ASSERT_FALSE(st.hop);
+      ASSERT_EQ(plain->size(), k);
+      plain_distances += st.distances;
+    }
+    EXPECT_GE(recall / queries, 0.9) << percent << " %";
+    if (percent <= 20) {
+      EXPECT_LT(hop_distances, plain_distances) << percent << " %";
+    }
+  }
+  // A filter used often enough to be cached follows a change of one row's value: the query is
+  // row r's own vector, r does not pass, then it does (distance 0: it must come first).
+  (*idx)->SetFilterThresholds(graph);
+  std::vector<AttrTerm> terms = {{0, AttrOp::kLt, {V::Int(20)}}};
+  size_t r = 0;
+  while (bucket[r] < 20) ++r;
+  std::span<const float> q(data.data() + r * dim, dim);
+  for (int rep = 0; rep < 3; ++rep) {
+    auto hits = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr, {}});
+    ASSERT_TRUE(hits.ok());
+    for (const HnswHit& h : *hits) ASSERT_NE(h.rowid, rowids[r]);
+  }
+  ASSERT_TRUE((*idx)->SetAttributes(rowids[r], std::vector<V>{V::Int(0)}).ok());
+  for (int rep = 0; rep < 3; ++rep) {
+    auto hits = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr, {}});
+    ASSERT_TRUE(hits.ok());
+    ASSERT_FALSE(hits->empty());
+    EXPECT_EQ((*hits)[0].rowid, rowids[r]);
+    EXPECT_EQ((*hits)[0].distance, 0.0f);
+  }
+  (*idx)->SetFilterThresholds(cfg);
+  // The exact strategy through cached bits equals brute force.
+  for (int rep = 0; rep < 3; ++rep) {
+    auto hits = (*idx)->SearchFiltered(q, 100, 0, SearchFilter{terms, nullptr, {}}, true);
+    ASSERT_TRUE(hits.ok());
+    bucket[r] = 0;
+    std::vector<bool> pass(n);
+    for (size_t i = 0; i < n; ++i) pass[i] = bucket[i] < 20;
+    auto ref = Brute(data, dim, rowids, pass, q.data(), 100);
+    ASSERT_EQ(hits->size(), ref.size());
+    for (size_t i = 0; i < ref.size(); ++i) ASSERT_EQ((*hits)[i].rowid, ref[i].rowid);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // on a plain SQLite table holding the same rows (`mirror`), which is SQLite's own semantics.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <set>
 #include <string>
@@ -286,6 +287,77 @@ TEST_F(VectorTable, FilteredKnnMatchesSqliteOnAPlainTable) {
   EXPECT_EQ(Value(std::string("SELECT count(*) FROM docs WHERE embedding MATCH '") + kQuery + "' AND k = 10 AND cat < 9000"), "10");
   EXPECT_EQ(Value("SELECT json_extract(vecgraph_index_info('docs'), '$.last_query.strategy')"), "graph");
   EXPECT_EQ(Value("SELECT json_extract(vecgraph_index_info('docs'), '$.last_query.passing_counted')"), "1");
+}
+
+// Filters repeated across queries are cached inside the index (their bits over every row); the
+// same filters must follow every kind of write: metadata and partition updates, deletes,
+// inserts, a rolled-back savepoint and transaction, 'optimize' (ids compacted) and a write from
+// another connection. After each, every filter is asked three times (the cache fills on the
+// second) and must equal SQLite's answer on the mirror.
+TEST_F(VectorTable, RepeatedFiltersFollowEveryWrite) {
+  const std::string path = ::testing::TempDir() + "vecgraph_repeated_filters.db";
+  std::remove(path.c_str());
+  sqlite3_close(db_);
+  Open(&db_, path.c_str());
+  Build(1500);
+  sqlite3* other = nullptr;
+  Open(&other, path.c_str());
+  const std::vector<std::string> conds = {"cat < 3000", "tag = 'x' AND flag = 1", "score > 10", "cat < 5000 AND part = 3",
+                                          "tag IS NULL"};
+  auto check = [&](const std::string& after) {
+    for (const std::string& cond : conds) {
+      const std::string mcond = cond;
+      const std::vector<std::string> want = Brute(kQuery, mcond, 40);
+      std::set<std::string> passing;
+      for (const std::string& id : Ids("SELECT id FROM mirror WHERE " + mcond)) passing.insert(id);
+      for (int rep = 0; rep < 3; ++rep) {
+        const std::string knn = std::string("SELECT rowid FROM docs WHERE embedding MATCH '") + kQuery + "' AND k = 40 AND " + cond;
+        const std::vector<std::string> got = Ids(knn);
+        ASSERT_EQ(got.size(), want.size()) << cond << " after " << after;
+        for (const std::string& id : got) ASSERT_TRUE(passing.count(id)) << cond << " after " << after << ": row " << id;
+        ASSERT_EQ(Ids(knn + " AND exact = 1"), want) << cond << " after " << after;
+      }
+    }
+  };
+  check("the build");
+  if (HasFatalFailure()) return;
+  struct Write {
+    std::string what;
+    std::vector<std::string> sql;
+    sqlite3* on;
+  };
+  const std::vector<Write> writes = {
+      {"metadata updates",
+       {"UPDATE docs SET cat = 1 WHERE rowid % 17 = 0", "UPDATE mirror SET cat = 1 WHERE id % 17 = 0",
+        "UPDATE docs SET tag = NULL, score = 20 WHERE rowid % 5 = 0", "UPDATE mirror SET tag = NULL, score = 20 WHERE id % 5 = 0"},
+       db_},
+      {"deletes", {"DELETE FROM docs WHERE rowid % 9 = 0", "DELETE FROM mirror WHERE id % 9 = 0"}, db_},
+      {"inserts",
+       {"INSERT INTO docs(rowid, embedding, cat, score, tag, flag, part, body) SELECT id + 100000, e, 0, 50, 'x', 1, 3, 'n' "
+        "FROM mirror WHERE id % 10 = 1 AND id < 100000",
+        "INSERT INTO mirror SELECT id + 100000, e, 0, 50, 'x', 1, 3, 'n' FROM mirror WHERE id % 10 = 1 AND id < 100000"},
+       db_},
+      {"a rolled-back savepoint",
+       {"SAVEPOINT s", "UPDATE docs SET cat = 0, tag = 'x' WHERE rowid % 3 = 0", "UPDATE mirror SET cat = 0, tag = 'x' WHERE id % 3 = 0",
+        "ROLLBACK TO s", "RELEASE s"},
+       db_},
+      {"a rolled-back transaction",
+       {"BEGIN", "UPDATE docs SET cat = 2, flag = 1 WHERE rowid % 4 = 0", "DELETE FROM docs WHERE rowid % 7 = 0", "ROLLBACK"},
+       db_},
+      {"partition moves", {"UPDATE docs SET part = 3 WHERE rowid % 8 = 0", "UPDATE mirror SET part = 3 WHERE id % 8 = 0"}, db_},
+      {"optimize", {"INSERT INTO docs(docs) VALUES ('optimize')"}, db_},
+      {"another connection",
+       {"BEGIN", "UPDATE docs SET cat = 3, tag = 'x', flag = 1 WHERE rowid % 6 = 0",
+        "UPDATE mirror SET cat = 3, tag = 'x', flag = 1 WHERE id % 6 = 0", "COMMIT"},
+       other},
+  };
+  for (const Write& w : writes) {
+    for (const std::string& sql : w.sql) ASSERT_EQ(ErrorOn(w.on, sql), "") << w.what << ": " << sql;
+    check(w.what);
+    if (HasFatalFailure()) break;
+  }
+  sqlite3_close(other);
+  std::remove(path.c_str());
 }
 
 TEST_F(VectorTable, ConditionsTheSearchCannotApplyAreNeverShort) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace vecgraph::hnsw {
 namespace {
@@ -108,7 +109,14 @@ int CompareValues(const AttrValue& a, const AttrValue& b) {
   return c < 0 ? -1 : c > 0;
 }
 
+void AttributeTable::Changed() {
+  std::lock_guard lock(cache_mu_);
+  cache_.clear();
+  seen_.clear();
+}
+
 void AttributeTable::SetSchema(std::vector<AttrType> types) {
+  Changed();
   types_ = std::move(types);
   cols_.assign(types_.size(), Column{});
   for (size_t c = 0; c < types_.size(); ++c) cols_[c].type = types_[c];
@@ -120,6 +128,7 @@ void AttributeTable::SetSchema(std::vector<AttrType> types) {
 }
 
 void AttributeTable::Resize(size_t n) {
+  Changed();
   for (Column& c : cols_) {
     c.null.resize(n, 1);
     switch (c.type) {
@@ -133,6 +142,7 @@ void AttributeTable::Resize(size_t n) {
 }
 
 void AttributeTable::Compact(const std::vector<NodeId>& remap, size_t nn) {
+  Changed();
   for (Column& c : cols_) {
     for (size_t i = 0; i < rows_ && i < remap.size(); ++i) {
       const NodeId to = remap[i];
@@ -178,6 +188,7 @@ Status AttributeTable::Set(NodeId id, std::span<const AttrValue> row) {
                                                v.s.size(), kMaxTextBytes));
     }
   }
+  Changed();
   for (size_t c = 0; c < cols_.size(); ++c) {
     Column& col = cols_[c];
     const AttrValue& v = row[c];
@@ -195,6 +206,7 @@ Status AttributeTable::Set(NodeId id, std::span<const AttrValue> row) {
 
 void AttributeTable::SetNull(NodeId id) {
   if (id >= rows_) return;
+  Changed();
   for (Column& c : cols_) c.null[id] = 1;
 }
 
@@ -218,7 +230,124 @@ size_t AttributeTable::bytes() const {
          c.texts.capacity() * sizeof(uint32_t);
   }
   for (const std::string& s : strings_) b += sizeof(std::string) + s.capacity() + 48;  // + the map's node
+  std::lock_guard lock(cache_mu_);
+  for (const CacheEntry& e : cache_) b += e.key.capacity() + e.bits->words.capacity() * sizeof(uint64_t);
   return b;
+}
+
+size_t AttributeTable::cached_filters() const {
+  std::lock_guard lock(cache_mu_);
+  return cache_.size();
+}
+
+namespace {
+template <typename T>
+void Put(std::string* k, const T& v) {
+  static_assert(std::is_integral_v<T> || std::is_enum_v<T>, "no padding bytes in a key");
+  k->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+// A long double by value (its in-memory form has padding bytes): sign, class, exponent and the
+// 64-bit mantissa of frexp (exact for x87 extended precision and for double).
+void PutReal(std::string* k, long double v) {
+  const bool neg = std::signbit(v);
+  Put(k, neg);
+  if (std::isinf(v)) {
+    Put(k, uint8_t{2});
+    return;
+  }
+  Put(k, uint8_t{v == 0 ? 0 : 1});
+  if (v == 0) return;
+  int e = 0;
+  const long double m = std::frexp(std::fabs(v), &e);  // [0.5, 1)
+  Put(k, e);
+  Put(k, static_cast<uint64_t>(std::ldexp(m, 64) - 0.5L * std::ldexp(1.0L, 64)));
+}
+}  // namespace
+
+std::string AttrFilter::Key() const {
+  std::string k;
+  Put(&k, never_);
+  for (const Term& t : terms_) {
+    Put(&k, t.kind);
+    Put(&k, t.negate);
+    Put(&k, t.null_result);
+    Put(&k, t.column);
+    Put(&k, t.ilo);
+    Put(&k, t.ihi);
+    PutReal(&k, t.rlo);
+    PutReal(&k, t.rhi);
+    Put(&k, t.rlo_open);
+    Put(&k, t.rhi_open);
+    Put(&k, t.has_slo);
+    Put(&k, t.has_shi);
+    Put(&k, t.slo_open);
+    Put(&k, t.shi_open);
+    Put(&k, t.iset.size());
+    for (int64_t v : t.iset) Put(&k, v);
+    Put(&k, t.rset.size());
+    for (long double v : t.rset) PutReal(&k, v);
+    Put(&k, t.ids.size());
+    for (uint32_t v : t.ids) Put(&k, v);
+    Put(&k, t.slo.size());
+    k += t.slo;
+    Put(&k, t.shi.size());
+    k += t.shi;
+  }
+  return k;
+}
+
+void AttrFilter::Fill(size_t rows, uint64_t* words) const {
+  const size_t nw = (rows + 63) / 64;
+  if (never_) {
+    std::fill(words, words + nw, uint64_t{0});
+    return;
+  }
+  std::fill(words, words + nw, ~uint64_t{0});
+  if (rows % 64 != 0) words[nw - 1] = (uint64_t{1} << (rows % 64)) - 1;
+  for (const Term& t : terms_) {
+    const AttributeTable::Column& c = table_->cols_[t.column];
+    // One term over one column at a time: sequential reads, the term's kind decided once.
+    auto each = [&](auto&& pass) {
+      for (size_t w = 0; w < nw; ++w) {
+        if (words[w] == 0) continue;
+        const size_t b = w * 64, e = std::min(rows, b + 64);
+        uint64_t m = 0;
+        for (size_t i = b; i < e; ++i) {
+          const bool in = c.null[i] ? t.null_result : pass(i) != t.negate;
+          m |= static_cast<uint64_t>(in) << (i - b);
+        }
+        words[w] &= m;
+      }
+    };
+    switch (t.kind) {
+      case Kind::kIntRange: {
+        const int64_t lo = t.ilo, hi = t.ihi;
+        const int64_t* v = c.ints.data();
+        each([&](size_t i) { return v[i] >= lo && v[i] <= hi; });
+        break;
+      }
+      case Kind::kTextIds:
+        if (t.ids.size() == 1) {
+          const uint32_t id = t.ids[0];
+          const uint32_t* v = c.texts.data();
+          each([&](size_t i) { return v[i] == id; });
+          break;
+        }
+        [[fallthrough]];
+      default: {
+        // The other kinds through the per-row test of the term alone (its NULL rule included).
+        Term plain = t;
+        for (size_t w = 0; w < nw; ++w) {
+          if (words[w] == 0) continue;
+          const size_t b = w * 64, e = std::min(rows, b + 64);
+          uint64_t m = 0;
+          for (size_t i = b; i < e; ++i) m |= static_cast<uint64_t>(TermPass(plain, *table_, static_cast<uint32_t>(i))) << (i - b);
+          words[w] &= m;
+        }
+        break;
+      }
+    }
+  }
 }
 
 Status AttributeTable::CompileTerm(const AttrTerm& t, AttrFilter::Term* out, bool* never) const {
@@ -365,7 +494,43 @@ Status AttributeTable::CompileTerm(const AttrTerm& t, AttrFilter::Term* out, boo
   return Status::Ok();
 }
 
-StatusOr<AttrFilter> AttributeTable::Compile(std::span<const AttrTerm> terms) const {
+StatusOr<AttrFilter> AttributeTable::Compile(std::span<const AttrTerm> terms, bool cache) const {
+  auto f = CompileTerms(terms);
+  if (!f.ok() || !cache || f->never_ || f->terms_.empty() || rows_ == 0) return f;
+  std::string key = f->Key();
+  {
+    std::lock_guard lock(cache_mu_);
+    for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+      if (it->key != key) continue;
+      f->bits_ = it->bits;
+      if (it != cache_.begin()) {
+        CacheEntry e = std::move(*it);
+        cache_.erase(it);
+        cache_.push_front(std::move(e));
+      }
+      return f;
+    }
+    auto seen = std::find(seen_.begin(), seen_.end(), key);
+    if (seen == seen_.end()) {
+      seen_.push_front(std::move(key));
+      if (seen_.size() > kFilterSeenKeys) seen_.pop_back();
+      return f;
+    }
+    seen_.erase(seen);
+  }
+  // Second use: compute the bits outside the lock (other compiles go on), then keep them.
+  auto bits = std::make_shared<FilterBits>();
+  bits->rows = rows_;
+  bits->words.resize((rows_ + 63) / 64);
+  f->Fill(rows_, bits->words.data());
+  std::lock_guard lock(cache_mu_);
+  cache_.push_front({std::move(key), bits});
+  if (cache_.size() > kFilterCacheEntries) cache_.pop_back();
+  f->bits_ = std::move(bits);
+  return f;
+}
+
+StatusOr<AttrFilter> AttributeTable::CompileTerms(std::span<const AttrTerm> terms) const {
   AttrFilter f;
   f.table_ = this;
   for (const AttrTerm& t : terms) {

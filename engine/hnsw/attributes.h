@@ -22,6 +22,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -89,13 +92,33 @@ struct AttrTerm {
 
 class AttributeTable;
 
-// An AND of terms compiled against one table: Pass(id) costs one array read per term.
+// A filter's result for every row of a table: bit i set ⇔ row i passes.
+struct FilterBits {
+  std::vector<uint64_t> words;
+  size_t rows = 0;
+  bool Test(uint32_t id) const { return ((words[id >> 6] >> (id & 63)) & 1) != 0; }
+};
+
+// An AND of terms compiled against one table: Pass(id) costs one array read per term, or one bit
+// when the table had the filter's bits cached (AttributeTable::Compile). Valid while the table
+// is unchanged (the index's shared lock).
 class AttrFilter {
  public:
-  bool Pass(uint32_t id) const;
+  bool Pass(uint32_t id) const { return bits_ != nullptr ? bits_->Test(id) : Eval(id); }
+  // The terms themselves, never the cached bits (tests compare the two).
+  bool Eval(uint32_t id) const;
   // No row can pass (e.g. `x = NULL`, `x < 2 AND x > 3`, an empty IN list).
   bool never() const { return never_; }
   bool empty() const { return terms_.empty() && !never_; }
+  bool cached() const { return bits_ != nullptr; }
+  // The cached bits as words over `rows` node ids (null when not cached or of another size).
+  const uint64_t* candidates(size_t rows) const {
+    return bits_ != nullptr && bits_->rows == rows ? bits_->words.data() : nullptr;
+  }
+  // Bits of rows [0, rows), column by column: words[(rows + 63) / 64].
+  void Fill(size_t rows, uint64_t* words) const;
+  // Equal keys pass the same rows of the same table state.
+  std::string Key() const;
 
  private:
   friend class AttributeTable;
@@ -114,9 +137,11 @@ class AttrFilter {
     std::string slo, shi;                      // kTextRange
     bool has_slo = false, has_shi = false, slo_open = false, shi_open = false;
   };
+  static bool TermPass(const Term& t, const AttributeTable& table, uint32_t id);
   const AttributeTable* table_ = nullptr;
   std::vector<Term> terms_;
   bool never_ = false;
+  std::shared_ptr<const FilterBits> bits_;
 };
 
 class AttributeTable {
@@ -142,9 +167,31 @@ class AttributeTable {
   AttrValue Get(NodeId id, uint32_t column) const;
 
   // InvalidArgument for a column out of range or a term without its value(s).
-  StatusOr<AttrFilter> Compile(std::span<const AttrTerm> terms) const;
+  // Filter cache (as Lucene caches filter bit sets): the second time a filter is compiled since
+  // the table last changed, its bits over every row are computed and kept (the last
+  // kFilterCacheEntries filters; any change to the table drops them all), so that a filter
+  // repeated across queries tests one bit per row. cache = false: never use or fill the cache.
+  static constexpr size_t kFilterCacheEntries = 8;
+  static constexpr size_t kFilterSeenKeys = 32;
+  StatusOr<AttrFilter> Compile(std::span<const AttrTerm> terms, bool cache = true) const;
+  size_t cached_filters() const;
 
-  size_t bytes() const;
+  size_t bytes() const;  // columns, dictionary and the filter cache
+
+  AttributeTable() = default;
+  AttributeTable(const AttributeTable& o) : types_(o.types_), cols_(o.cols_), rows_(o.rows_), strings_(o.strings_),
+                                            string_ids_(o.string_ids_) {}
+  AttributeTable& operator=(const AttributeTable& o) {
+    if (this != &o) {
+      types_ = o.types_;
+      cols_ = o.cols_;
+      rows_ = o.rows_;
+      strings_ = o.strings_;
+      string_ids_ = o.string_ids_;
+      Changed();
+    }
+    return *this;
+  }
 
  private:
   friend class AttrFilter;
@@ -157,66 +204,76 @@ class AttributeTable {
   };
   uint32_t Intern(const std::string& s);
   Status CompileTerm(const AttrTerm& t, AttrFilter::Term* out, bool* never) const;
+  StatusOr<AttrFilter> CompileTerms(std::span<const AttrTerm> terms) const;
+  void Changed();  // every mutation: the cached filters no longer hold
+
+  struct CacheEntry {
+    std::string key;
+    std::shared_ptr<const FilterBits> bits;
+  };
 
   std::vector<AttrType> types_;
   std::vector<Column> cols_;
   size_t rows_ = 0;
   std::vector<std::string> strings_;                     // id → text
   std::unordered_map<std::string, uint32_t> string_ids_;  // text → id
+  mutable std::mutex cache_mu_;
+  mutable std::deque<CacheEntry> cache_;  // most recent first
+  mutable std::deque<std::string> seen_;  // keys compiled once since the last change
 };
 
-inline bool AttrFilter::Pass(uint32_t id) const {
-  if (never_) return false;
-  for (const Term& t : terms_) {
-    const AttributeTable::Column& c = table_->cols_[t.column];
-    if (c.null[id]) {
-      if (!t.null_result) return false;
-      continue;
+inline bool AttrFilter::TermPass(const Term& t, const AttributeTable& table, uint32_t id) {
+  const AttributeTable::Column& c = table.cols_[t.column];
+  if (c.null[id]) return t.null_result;
+  bool in = true;
+  switch (t.kind) {
+    case Kind::kIntRange: {
+      const int64_t v = c.ints[id];
+      in = v >= t.ilo && v <= t.ihi;
+      break;
     }
-    bool in = true;
-    switch (t.kind) {
-      case Kind::kIntRange: {
-        const int64_t v = c.ints[id];
-        in = v >= t.ilo && v <= t.ihi;
-        break;
-      }
-      case Kind::kIntSet: {
-        const int64_t v = c.ints[id];
-        in = std::binary_search(t.iset.begin(), t.iset.end(), v);
-        break;
-      }
-      case Kind::kRealRange: {
-        const long double v = c.reals[id];
-        in = (t.rlo_open ? v > t.rlo : v >= t.rlo) && (t.rhi_open ? v < t.rhi : v <= t.rhi);
-        break;
-      }
-      case Kind::kRealSet: {
-        const long double v = c.reals[id];
-        in = std::binary_search(t.rset.begin(), t.rset.end(), v);
-        break;
-      }
-      case Kind::kTextIds: {
-        const uint32_t v = c.texts[id];
-        in = t.ids.size() == 1 ? t.ids[0] == v : std::binary_search(t.ids.begin(), t.ids.end(), v);
-        break;
-      }
-      case Kind::kTextRange: {
-        const std::string& v = table_->strings_[c.texts[id]];
-        if (t.has_slo) {
-          int cmp = v.compare(t.slo);
-          in = t.slo_open ? cmp > 0 : cmp >= 0;
-        }
-        if (in && t.has_shi) {
-          int cmp = v.compare(t.shi);
-          in = t.shi_open ? cmp < 0 : cmp <= 0;
-        }
-        break;
-      }
-      case Kind::kAll: in = true; break;
-      case Kind::kNone: in = false; break;
+    case Kind::kIntSet: {
+      const int64_t v = c.ints[id];
+      in = std::binary_search(t.iset.begin(), t.iset.end(), v);
+      break;
     }
-    if (in == t.negate) return false;
+    case Kind::kRealRange: {
+      const long double v = c.reals[id];
+      in = (t.rlo_open ? v > t.rlo : v >= t.rlo) && (t.rhi_open ? v < t.rhi : v <= t.rhi);
+      break;
+    }
+    case Kind::kRealSet: {
+      const long double v = c.reals[id];
+      in = std::binary_search(t.rset.begin(), t.rset.end(), v);
+      break;
+    }
+    case Kind::kTextIds: {
+      const uint32_t v = c.texts[id];
+      in = t.ids.size() == 1 ? t.ids[0] == v : std::binary_search(t.ids.begin(), t.ids.end(), v);
+      break;
+    }
+    case Kind::kTextRange: {
+      const std::string& v = table.strings_[c.texts[id]];
+      if (t.has_slo) {
+        int cmp = v.compare(t.slo);
+        in = t.slo_open ? cmp > 0 : cmp >= 0;
+      }
+      if (in && t.has_shi) {
+        int cmp = v.compare(t.shi);
+        in = t.shi_open ? cmp < 0 : cmp <= 0;
+      }
+      break;
+    }
+    case Kind::kAll: in = true; break;
+    case Kind::kNone: in = false; break;
   }
+  return in != t.negate;
+}
+
+inline bool AttrFilter::Eval(uint32_t id) const {
+  if (never_) return false;
+  for (const Term& t : terms_)
+    if (!TermPass(t, *table_, id)) return false;
   return true;
 }
 

@@ -33,6 +33,10 @@ Status HnswConfig::Validate() const {
     return Status::InvalidArgument(
         StrFormat("hnsw: filter_graph_cost_rows must be between 0 and 1e15, found %g", filter_graph_cost_rows));
   }
+  if (!(filter_hop_fraction >= 0.0 && filter_hop_fraction <= 1.0)) {
+    return Status::InvalidArgument(
+        StrFormat("hnsw: filter_hop_fraction must be between 0 and 1, found %g", filter_hop_fraction));
+  }
   if (!(filter_exact_max_fraction >= 0.0 && filter_exact_max_fraction <= 1.0)) {
     return Status::InvalidArgument(
         StrFormat("hnsw: filter_exact_max_fraction must be between 0 and 1, found %g", filter_exact_max_fraction));

@@ -114,6 +114,7 @@ struct SearchStats {
   uint32_t sampled = 0;
   bool counted = false;
   bool fallback = false;  // the walk found fewer than k passing rows; the exact scan answered
+  bool hop = false;       // the walk scored passing nodes only (two-hop expansion)
   FilterStrategy strategy = FilterStrategy::kGraph;
 };
 
@@ -259,8 +260,10 @@ class HnswIndex {
   // true: scan the n_passing rows exactly (ExactSearch with the filter); false: filtered graph
   // search. Thresholds: config().filter_exact_max_rows / filter_exact_max_fraction.
   bool ExactWhenSelective(size_t n_passing) const;
-  bool ExactWhenSelectiveIn(size_t n_passing, size_t universe) const;
-  NodeId SampleNode(size_t s) const;  // s-th node of the filter-estimate sample (n_ > 0)  // n_passing of `universe` rows
+  bool ExactWhenSelectiveIn(size_t n_passing, size_t universe) const;  // n_passing of `universe` rows
+  NodeId SampleNode(size_t s) const;  // s-th node of the filter-estimate sample (n_ > 0)
+  // Takes the filter_* thresholds (runtime options) from c; nothing else changes.
+  void SetFilterThresholds(const HnswConfig& c);
   FilterStrategy ChooseFilterStrategy(size_t n_passing) const {
     return ExactWhenSelective(n_passing) ? FilterStrategy::kExact : FilterStrategy::kGraph;
   }
@@ -364,8 +367,11 @@ class HnswIndex {
   template <bool kIp, bool kCoded>
   NodeId GreedyDescend(SearchContext& ctx, const float* q, NodeId ep, float* ep_d, int from_level, int to_level) const;
   template <typename Elig>
-  void CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig, NodeId ep0, int top) const;
-  template <bool kIp, bool kLevel0, bool kCoded, typename Elig>
+  void CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig, NodeId ep0, int top,
+                 bool hop = false) const;
+  // kHop (filtered query walks, level 0): only eligible nodes are scored and expanded; an
+  // ineligible neighbour is passed through to its own eligible neighbours (two hops, as ACORN).
+  template <bool kIp, bool kLevel0, bool kCoded, bool kHop = false, typename Elig>
   void SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float ep_d, int level, size_t ef,
                    const Elig& elig) const;
   template <typename Elig>
@@ -383,7 +389,7 @@ class HnswIndex {
   StatusOr<std::vector<HnswHit>> SearchImpl(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
                                             size_t passing_hint, const std::function<bool(NodeId)>& exact_pass,
                                             SearchStats* stats, NodeId ep0 = kInvalidNode, int top = -1,
-                                            bool fallback = true) const;
+                                            bool fallback = true, bool hop = false) const;
   // Grouped index: walks each group of `groups` (empty: all) from its entry point with
   // elig(v) ∧ group(v) = g, merges, and answers with the exact scan over elig (∧ in groups) when
   // the merged answer has fewer than min(k, passing) rows (passing unknown: SIZE_MAX).
@@ -391,7 +397,7 @@ class HnswIndex {
   template <typename Elig>
   std::vector<HnswHit> SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig, size_t passing,
                                     std::span<const uint32_t> groups, SearchStats* stats,
-                                    bool parallel = true) const;
+                                    bool parallel = true, bool hop = false) const;
   struct GroupInfo {
     NodeId entry = kInvalidNode;
     int max_level = -1;
@@ -399,9 +405,11 @@ class HnswIndex {
   };
   void RecomputeGroupEntry(uint32_t g);  // entry = PickEntry over the group's live nodes
   // ExactLocked over the live nodes with pred(id) (inlined; pred must be safe to call from TBB
-  // workers: the scan runs in parallel on large indexes).
+  // workers: the scan runs in parallel on large indexes). candidates (optional, bit per node id,
+  // n_ bits): only nodes whose bit is set can pass (whole zero words are skipped).
   template <typename Pred>
-  std::vector<HnswHit> ExactWhere(const float* q, float q_norm, size_t k, const Pred& pred, bool parallel = true) const;
+  std::vector<HnswHit> ExactWhere(const float* q, float q_norm, size_t k, const Pred& pred, bool parallel = true,
+                                  const uint64_t* candidates = nullptr) const;
   std::vector<HnswHit> ExactLocked(const float* q, float q_norm, size_t k, const std::function<bool(NodeId)>* pass,
                                    const AllowedSet* allowed) const;
   void Report(SearchContext& ctx, const float* q, float q_norm, const NodeId* ids, size_t n, float* out) const;

@@ -71,12 +71,22 @@ struct HnswConfig {
   //   n ≤ filter_exact_max_rows, or n ≤ filter_exact_max_fraction × live rows, or
   //   n · s^0.9 ≤ filter_graph_cost_rows, with s = n / live rows.
   // The last rule is a cost model: a filtered walk (ef 64) costs about filter_graph_cost_rows ×
-  // s^−0.9 exact row scans, because it must visit ~1/s times more nodes to find ef passing ones.
-  // Fitted on 100k×128 (bench/hnsw_bench.cpp: walk ≈ 170 µs·s^−0.9, scan ≈ 150 ns per row), which
-  // puts the switch near 10% selectivity at 100k rows and 3% at 1M. Runtime only (not persisted).
+  // s^−0.9 exact row scans. Fitted on 100k×128 (bench/hnsw_bench.cpp: walk ≈ 170 µs·s^−0.9, scan
+  // ≈ 150 ns per row), which puts the switch near 10% selectivity at 100k rows and 3% at 1M.
+  // The fraction rule is about recall, not cost: below 5 % passing, the two-hop walk (below)
+  // finds too few passing neighbours per expansion (recall@10 0.77–0.89 at 2 %, 0.96 at 5 % on
+  // 100k×128 clustered and GloVe-100 at ef 64), so those filters are answered exactly.
+  // Runtime only (not persisted).
   uint64_t filter_exact_max_rows = 1024;
-  double filter_exact_max_fraction = 0.01;
+  double filter_exact_max_fraction = 0.05;
   double filter_graph_cost_rows = 1100;
+  // A filtered walk with fewer than filter_hop_fraction of the searched rows passing scores
+  // passing nodes only and reaches the next ones through non-passing neighbours (two hops, as
+  // ACORN-1 does on an ordinary HNSW graph): at 10 % it computes about a quarter of the
+  // distances of a walk that scores every node it meets. Above, that walk (hnswlib's) is used:
+  // most neighbours pass, and scoring them is cheaper than reading second-hop lists. 0.4 from
+  // bench/hnsw_bench.cpp (--filter) on 100k×128 clustered and GloVe-100. Runtime only.
+  double filter_hop_fraction = 0.4;
 
   // Search codes (not in the paper; hnsw_codes.h): query walks read an 8-bit copy of each vector
   // when dim ≤ search_codes_max_dim. They cost dim + 16 bytes per node on top of the 4·dim of the

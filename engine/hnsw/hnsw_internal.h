@@ -42,6 +42,7 @@ static_assert(sizeof(NodeId) == 4 && kInvalidNode == 0xFFFFFFFFu);
 static_assert(sizeof(float) == 4);
 
 inline constexpr float kInf = std::numeric_limits<float>::infinity();
+inline constexpr size_t kHopPrefetch = 4;  // two-hop walks: link lists fetched ahead
 inline void PrefetchRead(const void* p) { __builtin_prefetch(p, 0, 3); }
 
 // Runs fn() and turns any exception but std::bad_alloc (which the API lets escape) into an
@@ -83,6 +84,7 @@ struct HnswIndex::SearchContext {
   uint16_t epoch = 0;
   std::vector<Cand> top, cand;
   std::vector<NodeId> fresh;          // unvisited neighbours of the node being expanded
+  std::vector<NodeId> hop;            // its ineligible neighbours (two-hop walks)
   std::vector<const float*> rows;     // their vectors, for the gather kernel (float walks)
   std::vector<const uint8_t*> crows;  // their search codes (coded walks)
   float q_sum = 0, q_sq = 0;          // Σ q[j] and |q|² of the query of a coded walk
@@ -103,6 +105,7 @@ struct HnswIndex::SearchContext {
     if (tags.size() < n_slots) tags.resize(n_slots + n_slots / 8 + 64, 0);
     if (fresh.size() < m0) {
       fresh.resize(m0);
+      hop.resize(m0);
       rows.resize(m0);
       crows.resize(m0);
       fresh_d.resize(m0);
@@ -112,7 +115,7 @@ struct HnswIndex::SearchContext {
   size_t bytes() const {
     return tags.capacity() * 2 + (top.capacity() + cand.capacity() + merged.capacity() + sel.capacity() +
                                   pruned.capacity() + intra.capacity()) * sizeof(Cand) +
-           (fresh.capacity() + ids.capacity() + fresh_d.capacity()) * 4 + (rows.capacity() + crows.capacity()) * sizeof(void*) +
+           (fresh.capacity() + hop.capacity() + ids.capacity() + fresh_d.capacity()) * 4 + (rows.capacity() + crows.capacity()) * sizeof(void*) +
            (qbuf.capacity() + gather.capacity() + dists.capacity() + scratch.capacity()) * 4;
   }
 };
@@ -194,9 +197,10 @@ NodeId HnswIndex::GreedyDescend(SearchContext& ctx, const float* q, NodeId ep, f
   return cur;
 }
 
-template <bool kIp, bool kLevel0, bool kCoded, typename Elig>
+template <bool kIp, bool kLevel0, bool kCoded, bool kHop, typename Elig>
 void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float ep_d, int level, size_t ef,
                             const Elig& elig) const {
+  static_assert(!kHop || kLevel0, "two-hop walks run on level 0");
   uint16_t* tags = ctx.tags.data();
   const uint16_t tag = ctx.NextTag();
   std::vector<Cand>& top = ctx.top;
@@ -212,6 +216,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
   }
   const uint32_t cap = Cap(level);
   NodeId* fresh = ctx.fresh.data();
+  NodeId* hop = ctx.hop.data();
   float* dists = ctx.fresh_d.data();
   uint64_t nd = 0;
   while (!cand.empty()) {
@@ -220,14 +225,39 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
     std::pop_heap(cand.begin(), cand.end(), MinCmp);
     cand.pop_back();
     const uint32_t* lst = kLevel0 ? links0_.data() + static_cast<size_t>(c.id) * m0_ : Links(c.id, level);
-    size_t nf = 0;
+    size_t nf = 0, nh = 0;
     for (uint32_t j = 0; j < cap; ++j) {
       const NodeId v = lst[j];
       if (v == kInvalidNode) break;
       if (tags[v] == tag) continue;
       tags[v] = tag;
+      if constexpr (kHop) {
+        if (!elig(v)) {
+          if (nh < kHopPrefetch) PrefetchRead(links0_.data() + static_cast<size_t>(v) * m0_);
+          hop[nh++] = v;
+          continue;
+        }
+      }
       StageRow<kCoded>(ctx, nf, v);
       fresh[nf++] = v;
+    }
+    if constexpr (kHop) {
+      // Through each ineligible neighbour (visited: expanded once) to its unvisited eligible
+      // neighbours, until the node has a full list's worth. Ineligible second-hop nodes stay
+      // unvisited: another path may still pass through them.
+      for (size_t h = 0; h < nh && nf < cap; ++h) {
+        if (h + kHopPrefetch < nh) PrefetchRead(links0_.data() + static_cast<size_t>(hop[h + kHopPrefetch]) * m0_);
+        const uint32_t* l2 = links0_.data() + static_cast<size_t>(hop[h]) * m0_;
+        for (uint32_t j = 0; j < cap; ++j) {
+          const NodeId w = l2[j];
+          if (w == kInvalidNode) break;
+          if (!elig(w) || tags[w] == tag) continue;  // elig first: most fail it, from a smaller array
+          tags[w] = tag;
+          StageRow<kCoded>(ctx, nf, w);
+          fresh[nf++] = w;
+          if (nf == cap) break;
+        }
+      }
     }
     nd += nf;
     ScoreRows<kIp, kCoded>(ctx, q, fresh, nf, dists);
@@ -238,7 +268,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
         cand.push_back({d, v});
         std::push_heap(cand.begin(), cand.end(), MinCmp);
         if (kLevel0) PrefetchRead(links0_.data() + static_cast<size_t>(cand.front().id) * m0_);
-        if (elig(v)) {
+        if (kHop || elig(v)) {
           top.push_back({d, v});
           std::push_heap(top.begin(), top.end(), MaxCmp);
           if (top.size() > ef) {
@@ -276,7 +306,7 @@ inline NodeId HnswIndex::Descend(SearchContext& ctx, const float* q, NodeId ep, 
 // ef-search on level 0; the best ef eligible nodes are left in ctx.top (with code distances).
 template <typename Elig>
 void HnswIndex::CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig, NodeId ep0,
-                          int top) const {
+                          int top, bool hop) const {
   double sum = 0, sq = 0;
   for (size_t j = 0; j < dim_; ++j) {
     sum += q[j];
@@ -290,7 +320,8 @@ void HnswIndex::CodedWalk(SearchContext& ctx, const float* q, size_t ef, const E
     StageRow<true>(ctx, 0, ep);
     ScoreRows<kIp, true>(ctx, q, &ep, 1, &ep_d);
     ep = GreedyDescend<kIp, true>(ctx, q, ep, &ep_d, top, 0);
-    SearchLayer<kIp, true, true>(ctx, q, ep, ep_d, 0, ef, elig);
+    if (hop) SearchLayer<kIp, true, true, true>(ctx, q, ep, ep_d, 0, ef, elig);
+    else SearchLayer<kIp, true, true>(ctx, q, ep, ep_d, 0, ef, elig);
   };
   if (ip_) walk.template operator()<true>();
   else walk.template operator()<false>();

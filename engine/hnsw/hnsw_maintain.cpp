@@ -423,6 +423,7 @@ StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Load(const HnswHeader& header, R
     cfg.filter_exact_max_rows = runtime->filter_exact_max_rows;
     cfg.filter_exact_max_fraction = runtime->filter_exact_max_fraction;
     cfg.filter_graph_cost_rows = runtime->filter_graph_cost_rows;
+    cfg.filter_hop_fraction = runtime->filter_hop_fraction;
     cfg.search_codes_max_dim = runtime->search_codes_max_dim;
   }
   Status st = cfg.Validate();

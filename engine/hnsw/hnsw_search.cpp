@@ -129,6 +129,14 @@ NodeId HnswIndex::SampleNode(size_t s) const {
   return static_cast<NodeId>(z % n_);
 }
 
+void HnswIndex::SetFilterThresholds(const HnswConfig& c) {
+  std::unique_lock lock(mu_);
+  cfg_.filter_exact_max_rows = c.filter_exact_max_rows;
+  cfg_.filter_exact_max_fraction = c.filter_exact_max_fraction;
+  cfg_.filter_graph_cost_rows = c.filter_graph_cost_rows;
+  cfg_.filter_hop_fraction = c.filter_hop_fraction;
+}
+
 bool HnswIndex::ExactWhenSelective(size_t n_passing) const {
   std::shared_lock lock(mu_);
   return ExactWhenSelectiveIn(n_passing, live_);
@@ -148,7 +156,8 @@ bool HnswIndex::ExactWhenSelectiveIn(size_t n_passing, size_t universe) const {
 // computes each row the same way in either case).
 template <typename Pred>
 std::vector<HnswHit> HnswIndex::ExactWhere(const float* q, float q_norm, size_t k, const Pred& pred,
-                                           bool parallel) const {
+                                           bool parallel, const uint64_t* candidates) const {
+  static_assert(kExactBlock % 64 == 0 && kExactParallelRows % kExactBlock == 0);
   n_exact_.fetch_add(1, std::memory_order_relaxed);
   if (k == 0 || live_ == 0) return {};
   auto scan = [&](size_t begin, size_t end, kernels::TopK* topk) {
@@ -157,9 +166,18 @@ std::vector<HnswHit> HnswIndex::ExactWhere(const float* q, float q_norm, size_t 
     for (size_t b = begin; b < end; b += kExactBlock) {
       const size_t e = std::min(end, b + kExactBlock);
       size_t n = 0;
-      for (size_t i = b; i < e; ++i) {
-        const NodeId id = static_cast<NodeId>(i);
-        if (Live(id) && pred(id)) ids[n++] = id;
+      if (candidates != nullptr) {
+        for (size_t w = b / 64; w * 64 < e; ++w) {
+          for (uint64_t bits = candidates[w]; bits != 0; bits &= bits - 1) {
+            const NodeId id = static_cast<NodeId>(w * 64 + static_cast<size_t>(__builtin_ctzll(bits)));
+            if (Live(id) && pred(id)) ids[n++] = id;
+          }
+        }
+      } else {
+        for (size_t i = b; i < e; ++i) {
+          const NodeId id = static_cast<NodeId>(i);
+          if (Live(id) && pred(id)) ids[n++] = id;
+        }
       }
       if (n == 0) continue;
       if (2 * n >= e - b) {
@@ -206,7 +224,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
                                                      const Elig& elig, size_t passing_hint,
                                                      const std::function<bool(NodeId)>& exact_pass,
                                                      SearchStats* stats, NodeId ep0, int top,
-                                                     bool fallback) const {
+                                                     bool fallback, bool hop) const {
   // Caller holds the shared lock and has checked q.
   n_searches_.fetch_add(1, std::memory_order_relaxed);
   if (stats != nullptr) *stats = SearchStats{};
@@ -231,11 +249,13 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   size_t eff = std::max<size_t>(ef != 0 ? ef : cfg_.ef_search, k);
   ctx->n_dist = 0;
   if (Coded()) {
-    CodedWalk(*ctx, qi, eff, elig, ep0, top);
+    CodedWalk(*ctx, qi, eff, elig, ep0, top, hop);
   } else {
     float ep_d = DistTo(qi, ep0);
     NodeId ep = Descend(*ctx, qi, ep0, &ep_d, top, 0);
-    SearchLayerAny(*ctx, qi, ep, ep_d, 0, eff, elig);
+    if (!hop) SearchLayerAny(*ctx, qi, ep, ep_d, 0, eff, elig);
+    else if (ip_) SearchLayer<true, true, false, true>(*ctx, qi, ep, ep_d, 0, eff, elig);
+    else SearchLayer<false, true, false, true>(*ctx, qi, ep, ep_d, 0, eff, elig);
   }
   size_t n = ctx->top.size();
   ctx->ids.resize(n);
@@ -259,7 +279,7 @@ template <typename Elig>
 std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
                                              size_t passing,
                                              std::span<const uint32_t> groups, SearchStats* stats,
-                                             bool parallel) const {
+                                             bool parallel, bool hop) const {
   // Caller holds the shared lock and has checked q.
   std::vector<uint32_t> all;
   if (groups.empty()) {
@@ -276,7 +296,7 @@ std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k,
     const uint32_t* grp = group_.data();
     auto elig_g = [&elig, grp, g](NodeId v) { return grp[v] == g && elig(v); };
     SearchStats st;
-    auto r = SearchImpl(q, k, ef, elig_g, SIZE_MAX, {}, &st, it->second.entry, it->second.max_level, false);
+    auto r = SearchImpl(q, k, ef, elig_g, SIZE_MAX, {}, &st, it->second.entry, it->second.max_level, false, hop);
     distances += st.distances;
     merged.insert(merged.end(), r->begin(), r->end());  // SearchImpl only fails by exception
   }
@@ -320,8 +340,12 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     if (allowed.count() == 0) return std::vector<HnswHit>{};
     auto elig = [&allowed](NodeId v) { return allowed.Test(v); };
     std::function<bool(NodeId)> pass = [&allowed](NodeId v) { return allowed.Test(v); };
-    if (grouped_) return SearchGroups(q, k, ef, elig, allowed.count(), {}, stats);
-    return SearchImpl(q, k, ef, elig, allowed.count(), pass, stats);
+    // A restricting set walks passing nodes only, through the others (two hops), in the range
+    // of fractions where that walk keeps its recall (hnsw_config.h).
+    const double fraction = static_cast<double>(allowed.count()) / static_cast<double>(std::max<size_t>(live_, 1));
+    const bool hop = fraction >= cfg_.filter_exact_max_fraction && fraction < cfg_.filter_hop_fraction;
+    if (grouped_) return SearchGroups(q, k, ef, elig, allowed.count(), {}, stats, true, hop);
+    return SearchImpl(q, k, ef, elig, allowed.count(), pass, stats, kInvalidNode, -1, true, hop);
   });
 }
 
@@ -386,7 +410,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
       return !restricted || (gsel.size() == 1 ? grp[v] == gsel[0] : std::binary_search(gsel.begin(), gsel.end(), grp[v]));
     };
     auto passes = [&af, allowed, &in_groups](NodeId v) {
-      return in_groups(v) && (allowed == nullptr || allowed->Test(v)) && af.Pass(v);
+      return af.Pass(v) && (allowed == nullptr || allowed->Test(v)) && in_groups(v);
     };
     // Estimate the passing rows: count them on small indexes, a fixed hashed sample on large ones
     // (deterministic: the same index and filter always choose the same strategy). Within groups
@@ -425,23 +449,28 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
     if (exact || (!group_only && known && (est == 0 || ExactWhenSelectiveIn(est, universe)))) {
       st.strategy = FilterStrategy::kExact;
       st.exact = true;
-      return ExactWhere(q.data(), q_norm, k, passes);
+      return ExactWhere(q.data(), q_norm, k, passes, true, af.candidates(n_));
     }
     st.strategy = FilterStrategy::kGraph;
+    // Below filter_hop_fraction of the searched rows passing, the walk scores passing nodes only
+    // and passes through the others (two hops); above, it routes through every node as hnswlib
+    // does (each expansion then finds enough passing neighbours directly).
+    const bool hop = static_cast<double>(est) < cfg_.filter_hop_fraction * static_cast<double>(universe);
+    st.hop = hop;
     if (grouped_) {
       auto elig_g = [flags, &af, allowed](NodeId v) {
-        return (flags[v] & kFlagTomb) == 0 && (allowed == nullptr || allowed->Test(v)) && af.Pass(v);
+        return af.Pass(v) && (allowed == nullptr || allowed->Test(v)) && (flags[v] & kFlagTomb) == 0;
       };
       SearchStats walk;
-      auto hits = SearchGroups(q, k, ef, elig_g, st.counted ? est : SIZE_MAX, gsel, &walk);
+      auto hits = SearchGroups(q, k, ef, elig_g, st.counted ? est : SIZE_MAX, gsel, &walk, true, hop);
       st.distances = walk.distances;
       st.exact = st.fallback = walk.exact;
       return hits;
     }
-    auto elig = [flags, &passes](NodeId v) { return (flags[v] & kFlagTomb) == 0 && passes(v); };
+    auto elig = [flags, &passes](NodeId v) { return passes(v) && (flags[v] & kFlagTomb) == 0; };
     // A counted estimate is exact; a sampled one is not, so any short walk falls back.
     SearchStats walk;
-    auto r = SearchImpl(q, k, ef, elig, st.counted ? est : SIZE_MAX, pass, &walk);
+    auto r = SearchImpl(q, k, ef, elig, st.counted ? est : SIZE_MAX, pass, &walk, kInvalidNode, -1, true, hop);
     st.distances = walk.distances;
     st.exact = st.fallback = walk.exact;  // the walk was short: the exact scan answered
     return r;
