@@ -120,13 +120,14 @@ AllowedSet HnswIndex::MakeAllowedSet(std::span<const int64_t> rowids) const {
 
 // The s-th node of the fixed filter-estimate sample: a hash of s, not a stride (a stride aliases
 // with periodic attribute values: every 48th row of `id % 10` is always even). Deterministic for
-// a given node count, so the same index and filter always choose the same strategy.
+// a given node count, so the same index and filter always choose the same strategy (whether or
+// not the filter's bits are cached: they give the same answers).
 NodeId HnswIndex::SampleNode(size_t s) const {
   uint64_t z = static_cast<uint64_t>(s) + 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;
-  return static_cast<NodeId>(z % n_);
+  return static_cast<NodeId>((static_cast<unsigned __int128>(z) * n_) >> 64);  // z·n / 2^64: no division
 }
 
 void HnswIndex::SetFilterThresholds(const HnswConfig& c) {
