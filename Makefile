@@ -20,10 +20,13 @@ VECGRAPH_CUDA ?= AUTO
 
 # Debian packages the build and tests need (checked one by one; only the missing are installed).
 DEB_PACKAGES := cmake make g++ pkg-config python3 sqlite3 libsqlite3-dev libtbb-dev libxsimd-dev libgtest-dev libbenchmark-dev
+# Only the Python benchmarks in bench/ need these (numpy for ground truth, hnswlib as a peer,
+# npm to fetch the peer extensions and the GloVe vectors): `make bench-deps`.
+BENCH_PACKAGES := python3-numpy python3-hnswlib npm
 # Only `make fuzz` needs these: Debian's clang 14 and its libFuzzer / sanitizer runtimes.
 FUZZ_PACKAGES := clang libclang-rt-14-dev libfuzzer-14-dev
 
-.PHONY: all deps fuzz-deps release asan tsan demo test test-release test-asan test-tsan bench clean \
+.PHONY: all deps fuzz-deps bench-deps release asan tsan demo test test-release test-asan test-tsan bench clean \
         fuzz fuzz-build sqlite-latest test-sqlite-latest
 
 all: release
@@ -45,6 +48,11 @@ deps:
 
 fuzz-deps: deps
 	$(call install_missing,$(FUZZ_PACKAGES))
+
+# Everything bench/*.py needs: Debian's numpy and hnswlib, then the peers from npm.
+bench-deps: deps
+	$(call install_missing,$(BENCH_PACKAGES))
+	bench/install_peers.sh
 
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DVECGRAPH_CUDA=$(VECGRAPH_CUDA) $(CMAKE_FLAGS)

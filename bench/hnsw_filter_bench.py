@@ -4,7 +4,7 @@
 Run with Debian's /usr/bin/python3 (its sqlite3 module can load extensions; needs python3-numpy;
 python3-hnswlib only for the build comparison, skipped when absent):
 
-    bench/install_peers.sh                        # once: sqlite-vec (vec0) into bench/.peers
+    make bench-deps                               # once: numpy, hnswlib, npm; sqlite-vec (vec0) into bench/.peers
     /usr/bin/python3 bench/hnsw_filter_bench.py --ext build/release/vecgraph.so [--write-results FILE]
     /usr/bin/python3 bench/hnsw_filter_bench.py --datasets 20000x128 --queries 20 --build-dataset 5000x384
 

@@ -464,6 +464,96 @@ namespace {
 // A grouped index: one graph per group (no link crosses groups), a group search walks only its
 // graph and is never short, a search of all groups merges them, and a reload (SetGroup +
 // FinishGroups) answers the same.
+// Node ids of a grouped index are laid out group by group (FinishGroups, Optimize, a bulk
+// insert): a pure permutation, so every answer, every link and Check stay as they were.
+TEST(HnswGroups, GroupLayoutChangesNoAnswer) {
+  const size_t n = 3000, dim = 8, groups = 5;
+  HnswConfig cfg;
+  cfg.dim = dim;
+  cfg.metric = Metric::kL2;
+  cfg.M = 8;
+  cfg.ef_construction = 64;
+  auto idx = HnswIndex::Create(cfg);
+  ASSERT_TRUE(idx.ok());
+  (*idx)->SetGrouped();
+  (*idx)->SetAttributeSchema({AttrType::kInteger});
+  std::mt19937 rng(9);
+  std::normal_distribution<float> g;
+  std::vector<float> data(n * dim);
+  for (float& x : data) x = g(rng);
+  std::vector<int64_t> rowids(n);
+  std::vector<uint32_t> grp(n);
+  for (size_t i = 0; i < n; ++i) {
+    rowids[i] = static_cast<int64_t>(i) * 5 + 2;
+    grp[i] = static_cast<uint32_t>((i * 13) % groups);  // interleaved: ids not in group order
+  }
+  ASSERT_TRUE((*idx)->InsertBatch(rowids, data.data(), false, nullptr, grp).ok());  // below kClusterMinRows
+  for (size_t i = 0; i < n; ++i) ASSERT_TRUE((*idx)->SetAttributes(rowids[i], std::vector<V>{V::Int(i % 10)}).ok());
+  struct Snapshot {
+    std::vector<std::vector<HnswHit>> hits;
+    std::vector<std::vector<std::vector<int64_t>>> links;
+  };
+  auto snapshot = [&] {
+    Snapshot s;
+    std::mt19937 qr(1);
+    for (int qi = 0; qi < 8; ++qi) {
+      std::vector<float> q(dim);
+      for (float& x : q) x = g(qr);
+      s.hits.push_back(*(*idx)->Search(q, 10, 0));
+      for (uint32_t gq = 0; gq < groups; ++gq) {
+        std::vector<AttrTerm> terms = {{0, AttrOp::kLt, {V::Int(4)}}};
+        std::vector<uint32_t> only = {gq};
+        s.hits.push_back(*(*idx)->SearchFiltered(q, 10, 0, SearchFilter{terms, nullptr, only}));
+        s.hits.push_back(*(*idx)->SearchFiltered(q, 10, 0, SearchFilter{{}, nullptr, only}));
+      }
+    }
+    for (int64_t r : (*idx)->Rowids()) s.links.push_back(*(*idx)->Neighbors(r));
+    return s;
+  };
+  const Snapshot before = snapshot();
+  AllowedSet old = (*idx)->MakeAllowedSet(std::vector<int64_t>(rowids.begin(), rowids.begin() + 100));
+  (*idx)->FinishGroups();  // regroups the ids
+  const Snapshot after = snapshot();
+  ASSERT_EQ(before.hits.size(), after.hits.size());
+  for (size_t i = 0; i < before.hits.size(); ++i) ASSERT_EQ(before.hits[i], after.hits[i]) << "query " << i;
+  ASSERT_EQ(before.links, after.links);
+  for (const std::string& p : (*idx)->Check()) ADD_FAILURE() << p;
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ((*idx)->GroupOf(rowids[i]), grp[i]);
+    ASSERT_EQ((*idx)->Attribute(rowids[i], 0)->i, static_cast<int64_t>(i % 10));
+  }
+  // Ids changed meaning: an AllowedSet made before is refused, not misread.
+  EXPECT_FALSE((*idx)->Search(std::vector<float>(dim, 0.f), 5, 0, old).ok());
+  // A bulk insert of interleaved groups and an Optimize after deletes regroup as well.
+  const size_t m = 5000;
+  std::vector<float> more(m * dim);
+  for (float& x : more) x = g(rng);
+  std::vector<int64_t> more_ids(m);
+  std::vector<uint32_t> more_grp(m);
+  for (size_t i = 0; i < m; ++i) {
+    more_ids[i] = 100000 + static_cast<int64_t>(i);
+    more_grp[i] = static_cast<uint32_t>((i * 7) % groups);
+  }
+  ASSERT_TRUE((*idx)->InsertBatch(more_ids, more.data(), false, nullptr, more_grp).ok());
+  for (size_t i = 0; i < n; i += 4) ASSERT_TRUE((*idx)->Delete(rowids[i]).ok());
+  for (const std::string& p : (*idx)->Check()) ADD_FAILURE() << p;
+  ASSERT_TRUE((*idx)->Optimize().ok());
+  for (const std::string& p : (*idx)->Check()) ADD_FAILURE() << p;
+  for (size_t i = 0; i < m; ++i) ASSERT_EQ((*idx)->GroupOf(more_ids[i]), more_grp[i]);
+  std::vector<float> q(dim, 0.1f);
+  for (uint32_t gq = 0; gq < groups; ++gq) {
+    std::vector<uint32_t> only = {gq};
+    auto hits = (*idx)->SearchFiltered(q, 10, 0, SearchFilter{{}, nullptr, only});
+    auto exact = (*idx)->SearchFiltered(q, 10, 0, SearchFilter{{}, nullptr, only}, true);
+    ASSERT_TRUE(hits.ok() && exact.ok());
+    ASSERT_EQ(hits->size(), 10u);
+    size_t found = 0;
+    for (const HnswHit& h : *hits)
+      for (const HnswHit& e : *exact) found += e.rowid == h.rowid;
+    EXPECT_GE(found, 9u) << "group " << gq;
+  }
+}
+
 TEST(HnswGroups, OneGraphPerGroup) {
   const size_t n = 3000, dim = 8, groups = 7;
   HnswConfig cfg;

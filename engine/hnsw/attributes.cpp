@@ -144,15 +144,23 @@ void AttributeTable::Resize(size_t n) {
 void AttributeTable::Compact(const std::vector<NodeId>& remap, size_t nn) {
   Changed();
   for (Column& c : cols_) {
+    Column out;
+    out.type = c.type;
+    out.null.assign(nn, 1);
+    if (!c.ints.empty()) out.ints.assign(nn, 0);
+    if (!c.reals.empty()) out.reals.assign(nn, 0);
+    if (!c.texts.empty()) out.texts.assign(nn, 0);
     for (size_t i = 0; i < rows_ && i < remap.size(); ++i) {
       const NodeId to = remap[i];
-      if (to == kInvalidNode || to == i) continue;  // to ≤ i: ascending remap, safe in place
-      c.null[to] = c.null[i];
-      if (!c.ints.empty()) c.ints[to] = c.ints[i];
-      if (!c.reals.empty()) c.reals[to] = c.reals[i];
-      if (!c.texts.empty()) c.texts[to] = c.texts[i];
+      if (to == kInvalidNode || to >= nn) continue;
+      out.null[to] = c.null[i];
+      if (!c.ints.empty()) out.ints[to] = c.ints[i];
+      if (!c.reals.empty()) out.reals[to] = c.reals[i];
+      if (!c.texts.empty()) out.texts[to] = c.texts[i];
     }
+    c = std::move(out);
   }
+  rows_ = nn;
   Resize(nn);
 }
 
@@ -255,7 +263,7 @@ void PutReal(std::string* k, long double v) {
     Put(k, uint8_t{2});
     return;
   }
-  Put(k, uint8_t{v == 0 ? 0 : 1});
+  Put(k, static_cast<uint8_t>(v == 0 ? 0 : 1));
   if (v == 0) return;
   int e = 0;
   const long double m = std::frexp(std::fabs(v), &e);  // [0.5, 1)

@@ -158,7 +158,7 @@ class AttributeTable {
 
   // Grows or shrinks to n rows; new rows are NULL in every column.
   void Resize(size_t n);
-  // Keeps row i at remap[i] (rows whose remap is kInvalidNode go); nn rows remain.
+  // Moves row i to remap[i] (any injective map onto [0, nn); kInvalidNode: the row goes).
   void Compact(const std::vector<NodeId>& remap, size_t nn);
   // Sets every column of row id. InvalidArgument when a value's class does not fit its column
   // (the SQL layer converts first) or a TEXT value is too long.

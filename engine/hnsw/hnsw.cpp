@@ -339,6 +339,7 @@ void HnswIndex::FinishGroups() {
       g.max_level = level_[i];
     }
   }
+  ClusterGroupsLocked();
 }
 
 void HnswIndex::RecomputeGroupEntry(uint32_t g) {

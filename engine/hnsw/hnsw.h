@@ -440,6 +440,9 @@ class HnswIndex {
   void PurgeAllLocked();
   void ClearNodesLocked();  // drops every node (storage, maps, entry point); bumps generation_
   void Compact(std::vector<int64_t>* purged);
+  void RemapLocked(const std::vector<NodeId>& remap, size_t nn);
+  void ClusterGroupsLocked();
+  static constexpr size_t kClusterMinRows = 4096;  // a bulk insert of at least this many regroups
   void StealState(HnswIndex& o);
   Status LoadLocked(const HnswHeader& header, RecordSource& source);
   void EncodeLocked(NodeId id, std::vector<uint8_t>* out, std::vector<int64_t>* scratch) const;

@@ -291,6 +291,9 @@ Status HnswIndex::InsertLocked(std::span<const int64_t> rowids, const float* vec
     if (!InsertChunk(members, ctl)) return cancelled();
   }
   if (ctl != nullptr) ctl->built.store(n, std::memory_order_relaxed);
+  // A bulk insert into a grouped index lays the nodes out by group again (small inserts append;
+  // the next bulk insert, Optimize or load regroups them).
+  if (grouped_ && n >= std::max<size_t>(kClusterMinRows, n_ / 8)) ClusterGroupsLocked();
   return Status::Ok();
 }
 

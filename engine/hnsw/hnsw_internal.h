@@ -215,6 +215,10 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
     bound = ep_d;
   }
   const uint32_t cap = Cap(level);
+  // A two-hop walk routes like the plain walk (scoring every neighbour) until it has found a
+  // passing node: when the passing rows lie away from the query (a filter correlated with the
+  // vectors), the nearest of them may be more than two hops from the entry point.
+  bool routing = kHop && top.empty();
   NodeId* fresh = ctx.fresh.data();
   NodeId* hop = ctx.hop.data();
   float* dists = ctx.fresh_d.data();
@@ -232,7 +236,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
       if (tags[v] == tag) continue;
       tags[v] = tag;
       if constexpr (kHop) {
-        if (!elig(v)) {
+        if (!routing && !elig(v)) {
           if (nh < kHopPrefetch) PrefetchRead(links0_.data() + static_cast<size_t>(v) * m0_);
           hop[nh++] = v;
           continue;
@@ -268,7 +272,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
         cand.push_back({d, v});
         std::push_heap(cand.begin(), cand.end(), MinCmp);
         if (kLevel0) PrefetchRead(links0_.data() + static_cast<size_t>(cand.front().id) * m0_);
-        if (kHop || elig(v)) {
+        if ((kHop && !routing) || elig(v)) {
           top.push_back({d, v});
           std::push_heap(top.begin(), top.end(), MaxCmp);
           if (top.size() > ef) {
@@ -279,6 +283,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
         }
       }
     }
+    if constexpr (kHop) routing = routing && top.empty();
   }
   ctx.n_dist += nd;
 }

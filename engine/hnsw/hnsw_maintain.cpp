@@ -50,6 +50,30 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
     }
   }
   if (nn == n_) return;
+  RemapLocked(remap, nn);
+  header_dirty_ = true;
+}
+
+// Grouped index: node ids in group order (a stable sort: within a group, the old order), so that
+// a partition's nodes are contiguous in every per-node array and a walk of one group touches as
+// few cache lines as a standalone index of that group would. Links, the persisted records (they
+// name rowids) and every answer are unchanged; AllowedSets made before are invalidated.
+void HnswIndex::ClusterGroupsLocked() {
+  if (!grouped_ || n_ < 2) return;
+  bool sorted = true;
+  for (size_t i = 1; i < n_ && sorted; ++i) sorted = group_[i - 1] <= group_[i];
+  if (sorted) return;
+  std::vector<NodeId> order(n_);
+  for (size_t i = 0; i < n_; ++i) order[i] = static_cast<NodeId>(i);
+  std::stable_sort(order.begin(), order.end(), [this](NodeId a, NodeId b) { return group_[a] < group_[b]; });
+  std::vector<NodeId> remap(n_);
+  for (size_t i = 0; i < n_; ++i) remap[order[i]] = static_cast<NodeId>(i);
+  RemapLocked(remap, n_);
+}
+
+// Moves node i to remap[i] (kInvalidNode: drops it; remap is injective onto [0, nn)), rewriting
+// every per-node array and every link; links to dropped nodes go.
+void HnswIndex::RemapLocked(const std::vector<NodeId>& remap, size_t nn) {
   AlignedBuffer<float> vecs;
   vecs.resize(nn * dim_);
   AlignedBuffer<uint32_t> links0;
@@ -116,7 +140,6 @@ void HnswIndex::Compact(std::vector<int64_t>* purged) {
   flags_ = std::move(flags);
   n_ = nn;
   ++generation_;
-  header_dirty_ = true;
 }
 
 StatusOr<OptimizeResult> HnswIndex::Optimize() {
@@ -207,6 +230,7 @@ StatusOr<OptimizeResult> HnswIndex::Optimize() {
       // 2. Purge and compact.
       Compact(&res.purged);
     }
+    ClusterGroupsLocked();
 
     // 3. Live nodes left without level-0 links (all their neighbours were deleted) are linked
     //    again like an insert, one at a time in rowid order.
