@@ -27,6 +27,7 @@
 #include "engine/executor/executor.h"
 #include "extension/functions.h"
 #include "extension/sql_util.h"
+#include "extension/vtab_util.h"
 
 namespace vecgraph::sql {
 namespace {
@@ -134,11 +135,7 @@ void ExplainFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 
 enum StatsColumn { kOp, kBackend, kBatches, kItems, kFailures, kFallbacks, kMeanUs, kP95Us, kUsPerItem, kState, kLastError };
 
-struct StatsCursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  std::vector<exec::StatRow> rows;
-  size_t pos = 0;
-};
+using StatsCursor = RowsCursor<exec::StatRow>;  // rows: the snapshot of xFilter
 
 int StatsConnect(sqlite3* db, void*, int, const char* const*, sqlite3_vtab** out, char** pz_err) {
   int rc = sqlite3_declare_vtab(db,
@@ -165,21 +162,6 @@ int StatsBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   return SQLITE_OK;
 }
 
-int StatsOpen(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
-  try {
-    auto* c = new StatsCursor();
-    *out = &c->base;
-    return SQLITE_OK;
-  } catch (...) {
-    return SQLITE_NOMEM;
-  }
-}
-
-int StatsClose(sqlite3_vtab_cursor* cur) {
-  delete reinterpret_cast<StatsCursor*>(cur);
-  return SQLITE_OK;
-}
-
 int StatsFilter(sqlite3_vtab_cursor* cur, int, const char*, int, sqlite3_value**) {
   auto* c = reinterpret_cast<StatsCursor*>(cur);
   try {
@@ -189,16 +171,6 @@ int StatsFilter(sqlite3_vtab_cursor* cur, int, const char*, int, sqlite3_value**
   }
   c->pos = 0;
   return SQLITE_OK;
-}
-
-int StatsNext(sqlite3_vtab_cursor* cur) {
-  reinterpret_cast<StatsCursor*>(cur)->pos++;
-  return SQLITE_OK;
-}
-
-int StatsEof(sqlite3_vtab_cursor* cur) {
-  auto* c = reinterpret_cast<StatsCursor*>(cur);
-  return c->pos >= c->rows.size();
 }
 
 int StatsColumnFn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
@@ -223,40 +195,18 @@ int StatsColumnFn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
   return SQLITE_OK;
 }
 
-int StatsRowid(sqlite3_vtab_cursor* cur, sqlite3_int64* rowid) {
-  *rowid = static_cast<sqlite3_int64>(reinterpret_cast<StatsCursor*>(cur)->pos + 1);
-  return SQLITE_OK;
-}
-
-sqlite3_module kStatsModule = {
-    /* iVersion    */ 0,
-    /* xCreate     */ nullptr,  // eponymous-only
-    /* xConnect    */ StatsConnect,
-    /* xBestIndex  */ StatsBestIndex,
-    /* xDisconnect */ StatsDisconnect,
-    /* xDestroy    */ nullptr,
-    /* xOpen       */ StatsOpen,
-    /* xClose      */ StatsClose,
-    /* xFilter     */ StatsFilter,
-    /* xNext       */ StatsNext,
-    /* xEof        */ StatsEof,
-    /* xColumn     */ StatsColumnFn,
-    /* xRowid      */ StatsRowid,
-    /* xUpdate     */ nullptr,
-    /* xBegin      */ nullptr,
-    /* xSync       */ nullptr,
-    /* xCommit     */ nullptr,
-    /* xRollback   */ nullptr,
-    /* xFindFunction */ nullptr,
-    /* xRename     */ nullptr,
-    /* xSavepoint  */ nullptr,
-    /* xRelease    */ nullptr,
-    /* xRollbackTo */ nullptr,
-    /* xShadowName */ nullptr,
-#if SQLITE_VERSION_NUMBER >= 3044000
-    /* xIntegrity    */ nullptr,  // SQLite 3.44+ (not used: iVersion < 4)
-#endif
-};
+constexpr sqlite3_module kStatsModule = EponymousModule({
+    .xConnect = StatsConnect,
+    .xBestIndex = StatsBestIndex,
+    .xDisconnect = StatsDisconnect,
+    .xOpen = CursorOpen<StatsCursor>,
+    .xClose = CursorClose<StatsCursor>,
+    .xFilter = StatsFilter,
+    .xNext = RowsNext<StatsCursor>,
+    .xEof = RowsEof<StatsCursor>,
+    .xColumn = StatsColumnFn,
+    .xRowid = RowsRowid<StatsCursor>,
+});
 
 }  // namespace
 

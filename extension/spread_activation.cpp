@@ -65,6 +65,7 @@
 #include "engine/graph/spread.h"
 #include "extension/functions.h"
 #include "extension/sql_util.h"
+#include "extension/vtab_util.h"
 
 namespace vecgraph::sql {
 namespace {
@@ -137,8 +138,10 @@ struct SpreadVtab {
   int reprepares_seen = 0;
 };
 
+// RowsCursor's three members, then the extras: the Rows* / Cursor* slots of vtab_util.h work on it,
+// and CursorClose's delete runs the destructor, which frees the argument copies.
 struct SpreadCursor {
-  sqlite3_vtab_cursor base; /* must be first */
+  sqlite3_vtab_cursor base{}; /* must be first */
   std::vector<graph::ResultRow> rows;
   size_t pos = 0;
   bool batched = false;
@@ -459,22 +462,6 @@ int SpreadBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   return SQLITE_OK;
 }
 
-int SpreadOpen(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
-  try {
-    auto* c = new SpreadCursor();
-    c->base = sqlite3_vtab_cursor{};
-    *out = &c->base;
-    return SQLITE_OK;
-  } catch (...) {
-    return SQLITE_NOMEM;
-  }
-}
-
-int SpreadClose(sqlite3_vtab_cursor* cur) {
-  delete reinterpret_cast<SpreadCursor*>(cur);
-  return SQLITE_OK;
-}
-
 // xFilter's work; returns false with *f set on an error.
 bool FilterImpl(SpreadVtab* vt, SpreadCursor* c, sqlite3_value* edges, sqlite3_value* seeds, sqlite3_value* options,
                 Failure* f) {
@@ -591,16 +578,6 @@ int SpreadFilter(sqlite3_vtab_cursor* cur, int idx_num, const char* idx_str, int
   }
 }
 
-int SpreadNext(sqlite3_vtab_cursor* cur) {
-  reinterpret_cast<SpreadCursor*>(cur)->pos++;
-  return SQLITE_OK;
-}
-
-int SpreadEof(sqlite3_vtab_cursor* cur) {
-  auto* c = reinterpret_cast<SpreadCursor*>(cur);
-  return c->pos >= c->rows.size();
-}
-
 int SpreadColumn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
   auto* c = reinterpret_cast<SpreadCursor*>(cur);
   const graph::ResultRow& r = c->rows[c->pos];
@@ -621,40 +598,18 @@ int SpreadColumn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
   return SQLITE_OK;
 }
 
-int SpreadRowid(sqlite3_vtab_cursor* cur, sqlite3_int64* rowid) {
-  *rowid = static_cast<sqlite3_int64>(reinterpret_cast<SpreadCursor*>(cur)->pos + 1);
-  return SQLITE_OK;
-}
-
-sqlite3_module kSpreadModule = {
-    /* iVersion    */ 0,
-    /* xCreate     */ nullptr,  // eponymous-only
-    /* xConnect    */ SpreadConnect,
-    /* xBestIndex  */ SpreadBestIndex,
-    /* xDisconnect */ SpreadDisconnect,
-    /* xDestroy    */ nullptr,
-    /* xOpen       */ SpreadOpen,
-    /* xClose      */ SpreadClose,
-    /* xFilter     */ SpreadFilter,
-    /* xNext       */ SpreadNext,
-    /* xEof        */ SpreadEof,
-    /* xColumn     */ SpreadColumn,
-    /* xRowid      */ SpreadRowid,
-    /* xUpdate     */ nullptr,
-    /* xBegin      */ nullptr,
-    /* xSync       */ nullptr,
-    /* xCommit     */ nullptr,
-    /* xRollback   */ nullptr,
-    /* xFindFunction */ nullptr,
-    /* xRename     */ nullptr,
-    /* xSavepoint  */ nullptr,
-    /* xRelease    */ nullptr,
-    /* xRollbackTo */ nullptr,
-    /* xShadowName */ nullptr,
-#if SQLITE_VERSION_NUMBER >= 3044000
-    /* xIntegrity    */ nullptr,  // SQLite 3.44+ (not used: iVersion < 4)
-#endif
-};
+constexpr sqlite3_module kSpreadModule = EponymousModule({
+    .xConnect = SpreadConnect,
+    .xBestIndex = SpreadBestIndex,
+    .xDisconnect = SpreadDisconnect,
+    .xOpen = CursorOpen<SpreadCursor>,
+    .xClose = CursorClose<SpreadCursor>,
+    .xFilter = SpreadFilter,
+    .xNext = RowsNext<SpreadCursor>,
+    .xEof = RowsEof<SpreadCursor>,
+    .xColumn = SpreadColumn,
+    .xRowid = RowsRowid<SpreadCursor>,
+});
 
 }  // namespace
 

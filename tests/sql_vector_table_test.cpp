@@ -360,6 +360,36 @@ TEST_F(VectorTable, RepeatedFiltersFollowEveryWrite) {
   std::remove(path.c_str());
 }
 
+// Enough rows for the graph strategy below 40 % passing: the two-hop walk answers, says so in
+// last_query, returns only passing rows, never short, and finds the nearest ones.
+TEST_F(VectorTable, TwoHopWalkAnswersMidSelectivityFilters) {
+  Build(12000);
+  double recall = 0;
+  int n = 0;
+  // About 35 % passing each (the graph strategy starts near 28 % at 12k rows: n · s^0.9 > 1100).
+  for (const char* cond : {"cat < 3500", "cat >= 6500 AND cat < 9800", "tag = 'y' AND cat < 4500"}) {
+    const std::vector<std::string> want = Brute(kQuery, cond, 20);
+    const std::vector<std::string> got =
+        Ids(std::string("SELECT rowid FROM docs WHERE embedding MATCH '") + kQuery + "' AND k = 20 AND " + cond);
+    ASSERT_EQ(got.size(), want.size()) << cond;
+    EXPECT_EQ(Value("SELECT json_extract(vecgraph_index_info('docs'), '$.last_query.strategy')"), "graph") << cond;
+    EXPECT_EQ(Value("SELECT json_extract(vecgraph_index_info('docs'), '$.last_query.two_hop')"), "1") << cond;
+    std::set<std::string> passing;
+    for (const std::string& id : Ids(std::string("SELECT id FROM mirror WHERE ") + cond)) passing.insert(id);
+    size_t found = 0;
+    for (const std::string& id : got) {
+      ASSERT_TRUE(passing.count(id)) << cond << ": row " << id;
+      found += std::count(want.begin(), want.end(), id);
+    }
+    recall += static_cast<double>(found) / want.size();
+    ++n;
+  }
+  EXPECT_GE(recall / n, 0.9);
+  // 90 % passing: the walk through every node.
+  EXPECT_EQ(Value(std::string("SELECT count(*) FROM docs WHERE embedding MATCH '") + kQuery + "' AND k = 10 AND cat < 9000"), "10");
+  EXPECT_EQ(Value("SELECT json_extract(vecgraph_index_info('docs'), '$.last_query.two_hop')"), "0");
+}
+
 TEST_F(VectorTable, ConditionsTheSearchCannotApplyAreNeverShort) {
   Build(600);
   const std::string q = std::string("embedding MATCH '") + kQuery + "'";

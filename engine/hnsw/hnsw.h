@@ -222,9 +222,11 @@ class HnswIndex {
   // k-NN over the rows that pass `filter`: k rows whenever k pass. The strategy comes from an
   // estimate of the passing rows (counted exactly up to kFilterCountNodes nodes, else from a
   // deterministic sample of kFilterSampleNodes): an exact scan of the passing rows when
-  // ExactWhenSelective(estimate) (or `exact`), else a graph walk that moves through every node
-  // and keeps the passing ones; a walk that finds fewer than k passing rows is answered by the
-  // exact scan instead. stats (optional) says what happened.
+  // ExactWhenSelective(estimate) (or `exact`), else a graph walk: below
+  // config().filter_hop_fraction passing, the two-hop walk (scores passing nodes only, reaches
+  // them through failing ones), above, the walk through every node that keeps the passing ones;
+  // a walk that finds fewer than k passing rows is answered by the exact scan instead. Filters
+  // compiled a second time read cached bits (AttributeTable::Compile). stats says what happened.
   static constexpr size_t kFilterCountNodes = 4096;
   static constexpr size_t kFilterSampleNodes = 1024;
   StatusOr<std::vector<HnswHit>> SearchFiltered(std::span<const float> q, size_t k, size_t ef,

@@ -44,6 +44,11 @@ static_assert(sizeof(float) == 4);
 inline constexpr float kInf = std::numeric_limits<float>::infinity();
 inline constexpr size_t kHopPrefetch = 4;  // two-hop walks: link lists fetched ahead
 inline void PrefetchRead(const void* p) { __builtin_prefetch(p, 0, 3); }
+// Every 64-byte line of [p, p + bytes).
+inline void PrefetchLines(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) PrefetchRead(c + off);
+}
 
 // Runs fn() and turns any exception but std::bad_alloc (which the API lets escape) into an
 // Internal status: no other exception leaves the engine.
@@ -219,6 +224,9 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
   // passing node: when the passing rows lie away from the query (a filter correlated with the
   // vectors), the nearest of them may be more than two hops from the entry point.
   bool routing = kHop && top.empty();
+  // A level-0 list is m0_ × 4 bytes (128 at M = 16, two cache lines): fetch all of it.
+  const size_t list0_bytes = static_cast<size_t>(m0_) * sizeof(uint32_t);
+  auto PrefetchList0 = [&](NodeId v) { PrefetchLines(links0_.data() + static_cast<size_t>(v) * m0_, list0_bytes); };
   NodeId* fresh = ctx.fresh.data();
   NodeId* hop = ctx.hop.data();
   float* dists = ctx.fresh_d.data();
@@ -237,7 +245,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
       tags[v] = tag;
       if constexpr (kHop) {
         if (!routing && !elig(v)) {
-          if (nh < kHopPrefetch) PrefetchRead(links0_.data() + static_cast<size_t>(v) * m0_);
+          if (nh < kHopPrefetch) PrefetchList0(v);
           hop[nh++] = v;
           continue;
         }
@@ -250,7 +258,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
       // neighbours, until the node has a full list's worth. Ineligible second-hop nodes stay
       // unvisited: another path may still pass through them.
       for (size_t h = 0; h < nh && nf < cap; ++h) {
-        if (h + kHopPrefetch < nh) PrefetchRead(links0_.data() + static_cast<size_t>(hop[h + kHopPrefetch]) * m0_);
+        if (h + kHopPrefetch < nh) PrefetchList0(hop[h + kHopPrefetch]);
         const uint32_t* l2 = links0_.data() + static_cast<size_t>(hop[h]) * m0_;
         for (uint32_t j = 0; j < cap; ++j) {
           const NodeId w = l2[j];
@@ -271,7 +279,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
       if (top.size() < ef || d < bound) {
         cand.push_back({d, v});
         std::push_heap(cand.begin(), cand.end(), MinCmp);
-        if (kLevel0) PrefetchRead(links0_.data() + static_cast<size_t>(cand.front().id) * m0_);
+        if (kLevel0) PrefetchList0(cand.front().id);
         if ((kHop && !routing) || elig(v)) {
           top.push_back({d, v});
           std::push_heap(top.begin(), top.end(), MaxCmp);

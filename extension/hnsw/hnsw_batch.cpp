@@ -29,6 +29,7 @@
 #include "engine/vector/distance.h"
 #include "extension/hnsw/hnsw_vtab.h"
 #include "extension/sql_util.h"
+#include "extension/vtab_util.h"
 
 namespace vecgraph::sql {
 namespace {
@@ -53,11 +54,7 @@ struct BatchRow {
   int64_t rank;
 };
 
-struct BatchCursor {
-  sqlite3_vtab_cursor base; /* must be first */
-  std::vector<BatchRow> rows;
-  size_t pos = 0;
-};
+using BatchCursor = RowsCursor<BatchRow>;  // rows: every query's hits, computed by xFilter
 
 int BatchConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) {
   int rc = sqlite3_declare_vtab(db,
@@ -110,19 +107,6 @@ int BatchBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
   }
   info->idxNum = n;
   info->estimatedCost = 1e6;
-  return SQLITE_OK;
-}
-
-int BatchOpen(sqlite3_vtab*, sqlite3_vtab_cursor** out) {
-  auto* c = new (std::nothrow) BatchCursor();
-  if (!c) return SQLITE_NOMEM;
-  c->base = sqlite3_vtab_cursor{};
-  *out = &c->base;
-  return SQLITE_OK;
-}
-
-int BatchClose(sqlite3_vtab_cursor* cur) {
-  delete reinterpret_cast<BatchCursor*>(cur);
   return SQLITE_OK;
 }
 
@@ -311,14 +295,6 @@ int BatchFilter(sqlite3_vtab_cursor* cur, int idx_num, const char* idx_str, int 
   }
 }
 
-int BatchNext(sqlite3_vtab_cursor* cur) {
-  reinterpret_cast<BatchCursor*>(cur)->pos++;
-  return SQLITE_OK;
-}
-int BatchEof(sqlite3_vtab_cursor* cur) {
-  auto* c = reinterpret_cast<BatchCursor*>(cur);
-  return c->pos >= c->rows.size();
-}
 int BatchColumnFn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
   auto* c = reinterpret_cast<BatchCursor*>(cur);
   const BatchRow& r = c->rows[c->pos];
@@ -331,41 +307,21 @@ int BatchColumnFn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
   }
   return SQLITE_OK;
 }
-int BatchRowid(sqlite3_vtab_cursor* cur, sqlite3_int64* rowid) {
-  *rowid = static_cast<sqlite3_int64>(reinterpret_cast<BatchCursor*>(cur)->pos + 1);
-  return SQLITE_OK;
-}
 
 }  // namespace
 
-sqlite3_module kHnswBatchModule = {
-    /* iVersion      */ 0,
-    /* xCreate       */ nullptr,  // eponymous-only
-    /* xConnect      */ BatchConnect,
-    /* xBestIndex    */ BatchBestIndex,
-    /* xDisconnect   */ BatchDisconnect,
-    /* xDestroy      */ nullptr,
-    /* xOpen         */ BatchOpen,
-    /* xClose        */ BatchClose,
-    /* xFilter       */ BatchFilter,
-    /* xNext         */ BatchNext,
-    /* xEof          */ BatchEof,
-    /* xColumn       */ BatchColumnFn,
-    /* xRowid        */ BatchRowid,
-    /* xUpdate       */ nullptr,
-    /* xBegin        */ nullptr,
-    /* xSync         */ nullptr,
-    /* xCommit       */ nullptr,
-    /* xRollback     */ nullptr,
-    /* xFindFunction */ nullptr,
-    /* xRename       */ nullptr,
-    /* xSavepoint    */ nullptr,
-    /* xRelease      */ nullptr,
-    /* xRollbackTo   */ nullptr,
-    /* xShadowName   */ nullptr,
-#if SQLITE_VERSION_NUMBER >= 3044000
-    /* xIntegrity    */ nullptr,  // SQLite 3.44+ (not used: iVersion < 4)
-#endif
-};
+// Declared in hnsw_vtab.h (hnsw_module.cpp registers it); constinit: built at compile time.
+constinit sqlite3_module kHnswBatchModule = EponymousModule({
+    .xConnect = BatchConnect,
+    .xBestIndex = BatchBestIndex,
+    .xDisconnect = BatchDisconnect,
+    .xOpen = CursorOpen<BatchCursor>,
+    .xClose = CursorClose<BatchCursor>,
+    .xFilter = BatchFilter,
+    .xNext = RowsNext<BatchCursor>,
+    .xEof = RowsEof<BatchCursor>,
+    .xColumn = BatchColumnFn,
+    .xRowid = RowsRowid<BatchCursor>,
+});
 
 }  // namespace vecgraph::sql

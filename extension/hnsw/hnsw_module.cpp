@@ -815,16 +815,19 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
     reason = "the filtered walk found fewer than k passing rows: exact scan of the passing rows";
   } else if (stats.strategy == hnsw::FilterStrategy::kExact) {
     reason = "few rows pass the filter: exact scan of the passing rows (cheaper than a filtered walk)";
+  } else if (stats.hop) {
+    reason = "two-hop graph walk (scores passing rows only, reaching them through the others)";
   } else {
     reason = "filtered graph walk (enough rows pass for the walk to find k of them)";
   }
   vt->last_query = StrFormat(
       "{\"strategy\":\"%s\",\"reason\":\"%s\",\"rows_wanted\":%llu,\"from\":\"%s\",\"filtered\":%s,"
-      "\"passing_estimate\":%llu,\"passing_counted\":%s,\"sampled\":%u,\"fallback\":%s,\"searches\":%zu,\"rows\":%zu,"
-      "\"partitions\":%s}",
+      "\"passing_estimate\":%llu,\"passing_counted\":%s,\"sampled\":%u,\"two_hop\":%s,\"fallback\":%s,"
+      "\"searches\":%zu,\"rows\":%zu,\"partitions\":%s}",
       StrategyName(stats.strategy), reason.c_str(), static_cast<unsigned long long>(want), from_name,
       filtered ? "true" : "false", static_cast<unsigned long long>(filtered ? stats.passing_estimate : live),
-      (!filtered || stats.counted) ? "true" : "false", stats.sampled, stats.fallback ? "true" : "false", rounds,
+      (!filtered || stats.counted) ? "true" : "false", stats.sampled, stats.hop ? "true" : "false",
+      stats.fallback ? "true" : "false", rounds,
       out.size(),
       !vt->decl.HasPartition() ? "null"
       : groups.empty()         ? "\"all\""
