@@ -220,10 +220,15 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
     bound = ep_d;
   }
   const uint32_t cap = Cap(level);
-  // A two-hop walk routes like the plain walk (scoring every neighbour) until it has found a
-  // passing node: when the passing rows lie away from the query (a filter correlated with the
-  // vectors), the nearest of them may be more than two hops from the entry point.
-  bool routing = kHop && top.empty();
+  // A two-hop walk routes like the plain walk (scoring every neighbour) until it has found
+  // ef / 16 passing nodes (4 at ef 64): when the passing rows lie away from the query (a filter
+  // correlated with the vectors), the nearest of them may be more than two hops from the entry
+  // point, and the first one found is often not the nearest. Measured at 10 % passing, 100k rows
+  // (GloVe-100 / 128-d clustered): correlated recall 0.982 / 0.965 when switching at the first
+  // passing node, 0.988 / 0.983 at 4, 0.996 / 0.995 at 16; distances of uncorrelated walks +9 %
+  // at 4, +45 % at 16.
+  const size_t route_until = std::max<size_t>(1, ef / 16);
+  bool routing = kHop && top.size() < route_until;
   // A level-0 list is m0_ × 4 bytes (128 at M = 16, two cache lines): fetch all of it.
   const size_t list0_bytes = static_cast<size_t>(m0_) * sizeof(uint32_t);
   auto PrefetchList0 = [&](NodeId v) { PrefetchLines(links0_.data() + static_cast<size_t>(v) * m0_, list0_bytes); };
@@ -291,7 +296,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
         }
       }
     }
-    if constexpr (kHop) routing = routing && top.empty();
+    if constexpr (kHop) routing = routing && top.size() < route_until;
   }
   ctx.n_dist += nd;
 }
