@@ -121,14 +121,10 @@ struct EponymousSlots {
 // under the module's name and refuses CREATE VIRTUAL TABLE), xDestroy, xUpdate, the transaction,
 // rename and savepoint slots, xFindFunction and xShadowName null. The struct is value-initialised
 // first, so every member not set here is null whatever the SQLite headers declare (xIntegrity
-// since 3.44, and anything later), without #if on SQLITE_VERSION_NUMBER. consteval: a missing
-// slot (SQLite would call through a null pointer) fails the build (a throw is not a constant
-// expression).
+// since 3.44, and anything later), without #if on SQLITE_VERSION_NUMBER. (No check that every
+// slot is set: GCC with -fsanitize does not accept comparing a function template's address with
+// null in a constant expression; each module's tests call every slot.)
 consteval sqlite3_module EponymousModule(EponymousSlots s) {
-  if (!s.xConnect || !s.xBestIndex || !s.xDisconnect || !s.xOpen || !s.xClose || !s.xFilter || !s.xNext || !s.xEof ||
-      !s.xColumn || !s.xRowid) {
-    throw "EponymousModule: every slot of EponymousSlots must be set";
-  }
   sqlite3_module m{};
   m.iVersion = 0;
   m.xCreate = nullptr;  // eponymous-only
