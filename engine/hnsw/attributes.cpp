@@ -161,7 +161,6 @@ void AttributeTable::Compact(const std::vector<NodeId>& remap, size_t nn) {
     c = std::move(out);
   }
   rows_ = nn;
-  Resize(nn);
 }
 
 uint32_t AttributeTable::Intern(const std::string& s) {
@@ -315,45 +314,27 @@ void AttrFilter::Fill(size_t rows, uint64_t* words) const {
   for (const Term& t : terms_) {
     const AttributeTable::Column& c = table_->cols_[t.column];
     // One term over one column at a time: sequential reads, the term's kind decided once.
-    auto each = [&](auto&& pass) {
+    // in(i): whether row i passes this term (its NULL rule included).
+    auto each = [&](auto&& in) {
       for (size_t w = 0; w < nw; ++w) {
         if (words[w] == 0) continue;
         const size_t b = w * 64, e = std::min(rows, b + 64);
         uint64_t m = 0;
-        for (size_t i = b; i < e; ++i) {
-          const bool in = c.null[i] ? t.null_result : pass(i) != t.negate;
-          m |= static_cast<uint64_t>(in) << (i - b);
-        }
+        for (size_t i = b; i < e; ++i) m |= static_cast<uint64_t>(in(i)) << (i - b);
         words[w] &= m;
       }
     };
-    switch (t.kind) {
-      case Kind::kIntRange: {
-        const int64_t lo = t.ilo, hi = t.ihi;
-        const int64_t* v = c.ints.data();
-        each([&](size_t i) { return v[i] >= lo && v[i] <= hi; });
-        break;
-      }
-      case Kind::kTextIds:
-        if (t.ids.size() == 1) {
-          const uint32_t id = t.ids[0];
-          const uint32_t* v = c.texts.data();
-          each([&](size_t i) { return v[i] == id; });
-          break;
-        }
-        [[fallthrough]];
-      default: {
-        // The other kinds through the per-row test of the term alone (its NULL rule included).
-        Term plain = t;
-        for (size_t w = 0; w < nw; ++w) {
-          if (words[w] == 0) continue;
-          const size_t b = w * 64, e = std::min(rows, b + 64);
-          uint64_t m = 0;
-          for (size_t i = b; i < e; ++i) m |= static_cast<uint64_t>(TermPass(plain, *table_, static_cast<uint32_t>(i))) << (i - b);
-          words[w] &= m;
-        }
-        break;
-      }
+    const uint8_t* null = c.null.data();
+    if (t.kind == Kind::kIntRange) {
+      const int64_t lo = t.ilo, hi = t.ihi;
+      const int64_t* v = c.ints.data();
+      each([&](size_t i) { return null[i] ? t.null_result : (v[i] >= lo && v[i] <= hi) != t.negate; });
+    } else if (t.kind == Kind::kTextIds && t.ids.size() == 1) {
+      const uint32_t id = t.ids[0];
+      const uint32_t* v = c.texts.data();
+      each([&](size_t i) { return null[i] ? t.null_result : (v[i] == id) != t.negate; });
+    } else {
+      each([&](size_t i) { return TermPass(t, *table_, static_cast<uint32_t>(i)); });
     }
   }
 }
