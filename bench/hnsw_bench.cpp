@@ -318,7 +318,7 @@ int main(int argc, char** argv) {
   // `category = c_s` runs through SearchFiltered three ways: the strategy the index chooses, the
   // graph walk forced, the exact scan forced. Recall is against the exact scan (same rows).
   if (a["filter"] != "0") {
-    const std::vector<double> sels = {0.001, 0.01, 0.1, 0.5};
+    const std::vector<double> sels = {0.001, 0.01, 0.05, 0.1, 0.2, 0.5};
     idx->SetAttributeSchema({vecgraph::hnsw::AttrType::kInteger});
     for (size_t i = 0; i < n; ++i) {
       const uint64_t h = (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ULL) >> 40;
@@ -390,14 +390,16 @@ int main(int argc, char** argv) {
       forced.filter_exact_max_fraction = 0;
       forced.filter_graph_cost_rows = 0;
       idx->SetFilterThresholds(forced);
-      size_t fallbacks = 0;
+      size_t fallbacks = 0, with_lists = 0;
       double graph_us = timed([&] {
         fallbacks = 0;
         dists = 0;
+        with_lists = 0;
         for (size_t q = 0; q < qn; ++q) {
           got[q] = *idx->SearchFiltered({queries.data() + q * dim, dim}, k, 0, filter, false, &st);
           fallbacks += st.fallback;
           dists += st.distances;
+          with_lists += st.hop_lists;
         }
       });
       idx->SetFilterThresholds(cfg);
@@ -406,17 +408,19 @@ int main(int argc, char** argv) {
       std::snprintf(buf, sizeof buf,
                     "%s{\"selectivity\":%g,\"passing_estimate\":%llu,\"unfiltered_us\":%.1f,\"chosen_us\":%.1f,"
                     "\"chosen_graph_queries\":%zu,\"chosen_recall\":%.4f,\"graph_us\":%.1f,\"graph_recall\":%.4f,"
-                    "\"graph_distances\":%.0f,\"graph_fallbacks\":%zu,\"exact_us\":%.1f,\"short\":%zu}",
+                    "\"graph_distances\":%.0f,\"graph_fallbacks\":%zu,\"graph_hop_lists\":%zu,\"exact_us\":%.1f,"
+                    "\"short\":%zu}",
                     fs.size() > 1 ? "," : "", sels[j], static_cast<unsigned long long>(passing), unfiltered_us,
                     chosen_us, graph_chosen, chosen_recall, graph_us, graph_recall,
-                    static_cast<double>(dists) / static_cast<double>(qn), fallbacks, exact_us,
+                    static_cast<double>(dists) / static_cast<double>(qn), fallbacks, with_lists, exact_us,
                     short_chosen + short_graph);
       fs += buf;
       std::fprintf(stderr,
                    "filter sel=%g unfiltered=%.0fus chosen=%.0fus (graph %zu/%zu, recall %.4f) graph=%.0fus "
-                   "(recall %.4f, %.0f dists, %zu fallbacks; %.2fx unfiltered) exact=%.0fus\n",
+                   "(recall %.4f, %.0f dists, %zu fallbacks, %zu with two-hop lists; %.2fx unfiltered) exact=%.0fus\n",
                    sels[j], unfiltered_us, chosen_us, graph_chosen, qn, chosen_recall, graph_us, graph_recall,
-                   static_cast<double>(dists) / static_cast<double>(qn), fallbacks, unfiltered_us / graph_us, exact_us);
+                   static_cast<double>(dists) / static_cast<double>(qn), fallbacks, with_lists, unfiltered_us / graph_us,
+                   exact_us);
     }
     fs += "]";
     field("filtered", fs);

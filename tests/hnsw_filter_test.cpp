@@ -455,6 +455,118 @@ TEST(HnswFilter, TwoHopWalkScoresOnlyPassingRowsAndIsNeverShort) {
   }
 }
 
+// A cached filter's two-hop lists (materialised on its second two-hop walk) walk exactly as
+// the lists computed on the way: the same query answers bit for bit the same on its first use
+// (terms evaluated), second (cached bits) and later uses (bits and lists). Every mutation drops
+// the lists; the next answers follow the new rows, and the lists count in the index's memory.
+TEST(HnswFilter, TwoHopListsWalkExactlyAsComputedAndFollowEveryMutation) {
+  const size_t n = 6000, dim = 10, k = 10;
+  HnswConfig cfg;
+  cfg.dim = dim;
+  cfg.metric = Metric::kL2;
+  cfg.M = 8;
+  cfg.ef_construction = 80;
+  cfg.filter_exact_max_rows = 0;  // never the exact strategy
+  cfg.filter_exact_max_fraction = 0;
+  cfg.filter_graph_cost_rows = 0;
+  auto idx = HnswIndex::Create(cfg);
+  ASSERT_TRUE(idx.ok());
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g;
+  std::vector<float> data(n * dim);
+  for (float& x : data) x = g(rng);
+  std::vector<int64_t> rowids(n);
+  for (size_t i = 0; i < n; ++i) rowids[i] = static_cast<int64_t>(i) + 1;
+  ASSERT_TRUE((*idx)->InsertBatch(rowids, data.data()).ok());
+  (*idx)->SetAttributeSchema({AttrType::kInteger});
+  std::vector<int64_t> bucket(n);
+  for (size_t i = 0; i < n; ++i) {
+    bucket[i] = static_cast<int64_t>((i * 7919) % 100);
+    ASSERT_TRUE((*idx)->SetAttributes(rowids[i], std::vector<V>{V::Int(bucket[i])}).ok());
+  }
+  std::vector<std::vector<float>> queries(12, std::vector<float>(dim));
+  for (auto& q : queries)
+    for (float& x : q) x = g(rng);
+  // Runs every query `uses` times with the filter `bucket < percent`; checks that all uses
+  // answer the same, that the answers pass, are never short and exclude deleted rows; returns
+  // whether the last use read materialised lists.
+  std::vector<bool> deleted(n, false);
+  auto check = [&](int64_t percent, int uses, std::vector<std::vector<HnswHit>>* first) {
+    std::vector<AttrTerm> terms = {{0, AttrOp::kLt, {V::Int(percent)}}};
+    bool lists = false;
+    first->assign(queries.size(), {});
+    for (int use = 0; use < uses; ++use) {
+      for (size_t qi = 0; qi < queries.size(); ++qi) {
+        SearchStats st;
+        auto hits = (*idx)->SearchFiltered(queries[qi], k, 0, SearchFilter{terms, nullptr, {}}, false, &st);
+        EXPECT_TRUE(hits.ok());
+        if (!hits.ok()) return false;
+        EXPECT_TRUE(st.hop) << percent;
+        EXPECT_EQ(hits->size(), k);
+        for (const HnswHit& h : *hits) {
+          const size_t i = static_cast<size_t>(h.rowid - 1);
+          EXPECT_LT(bucket[i], percent);
+          EXPECT_FALSE(deleted[i]) << h.rowid;
+        }
+        if (use == 0) (*first)[qi] = *hits;
+        else EXPECT_EQ(*hits, (*first)[qi]) << "query " << qi << ", use " << use << ", " << percent << " %";
+        lists = st.hop_lists;
+      }
+    }
+    return lists;
+  };
+  std::vector<std::vector<HnswHit>> before;
+  const size_t bytes0 = (*idx)->MemoryByPart().attributes;
+  for (int64_t percent : {5, 15, 30}) {
+    EXPECT_TRUE(check(percent, 4, &before)) << percent << " %: the lists were never materialised";
+  }
+  EXPECT_GT((*idx)->MemoryByPart().attributes, bytes0 + 300 * (cfg.M * 3) * sizeof(uint32_t));
+  // Mutations of every kind; after each, the lists are rebuilt from the new state and still walk
+  // as computed ones.
+  std::vector<AttrTerm> t15 = {{0, AttrOp::kLt, {V::Int(15)}}};
+  auto mutate = [&](int what) {
+    switch (what) {
+      case 0: {  // a passing row nearest to query 0 is deleted
+        auto top = (*idx)->SearchFiltered(queries[0], 1, 0, SearchFilter{t15, nullptr, {}});
+        ASSERT_TRUE(top.ok() && top->size() == 1);
+        const int64_t r = (*top)[0].rowid;
+        ASSERT_TRUE((*idx)->Delete(r).ok());
+        deleted[static_cast<size_t>(r - 1)] = true;
+        break;
+      }
+      case 1: {  // a new passing row at query 1 itself
+        const int64_t r = static_cast<int64_t>(rowids.size()) + 1;
+        ASSERT_TRUE((*idx)->Insert(r, queries[1]).ok());
+        rowids.push_back(r);
+        data.insert(data.end(), queries[1].begin(), queries[1].end());
+        bucket.push_back(0);
+        deleted.push_back(false);
+        ASSERT_TRUE((*idx)->SetAttributes(r, std::vector<V>{V::Int(0)}).ok());
+        break;
+      }
+      case 2: {  // a failing row turns passing
+        size_t i = 0;
+        while (bucket[i] < 15 || deleted[i]) ++i;
+        bucket[i] = 1;
+        ASSERT_TRUE((*idx)->SetAttributes(rowids[i], std::vector<V>{V::Int(1)}).ok());
+        break;
+      }
+      case 3:
+        ASSERT_TRUE((*idx)->Optimize().ok());  // purges the tombstone, renumbers nodes
+        break;
+    }
+  };
+  for (int what = 0; what < 4; ++what) {
+    mutate(what);
+    EXPECT_TRUE(check(15, 3, &before)) << "after mutation " << what;
+    if (what == 1) {
+      ASSERT_FALSE(before[1].empty());
+      EXPECT_EQ(before[1][0].rowid, rowids.back());
+      EXPECT_EQ(before[1][0].distance, 0.0f);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vecgraph::hnsw
 

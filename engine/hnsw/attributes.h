@@ -111,6 +111,9 @@ class AttrFilter {
   bool never() const { return never_; }
   bool empty() const { return terms_.empty() && !never_; }
   bool cached() const { return bits_ != nullptr; }
+  // The cached bits themselves (null when not cached): their identity names this filter on this
+  // table state, and users may keep data derived from them (HnswIndex's two-hop lists).
+  const std::shared_ptr<const FilterBits>& shared_bits() const { return bits_; }
   // The cached bits as words over `rows` node ids (null when not cached or of another size).
   const uint64_t* candidates(size_t rows) const {
     return bits_ != nullptr && bits_->rows == rows ? bits_->words.data() : nullptr;

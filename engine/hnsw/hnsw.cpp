@@ -244,7 +244,8 @@ size_t HnswIndex::MemoryBytes() const {
   std::shared_lock lock(mu_);
   size_t b = sizeof(*this) + vecs_.bytes() + links0_.bytes() + codes_.bytes() + scales_.bytes() + upper_.capacity() * sizeof(uint32_t) +
              upper_off_.capacity() * sizeof(uint32_t) + rowid_.capacity() * sizeof(int64_t) + level_.capacity() +
-             flags_.capacity() + map_.bytes() + touched_.capacity() * sizeof(int64_t) + attrs_.bytes();
+             flags_.capacity() + map_.bytes() + touched_.capacity() * sizeof(int64_t) + attrs_.bytes() +
+             HopListsBytes();
   std::lock_guard<std::mutex> pl(pool_mu_);
   for (const auto& c : pool_) b += sizeof(SearchContext) + c->bytes();
   return b;
@@ -257,7 +258,7 @@ HnswIndex::MemoryParts HnswIndex::MemoryByPart() const {
   p.codes = codes_.bytes() + scales_.bytes();
   p.graph = links0_.bytes() + upper_.capacity() * sizeof(uint32_t) + upper_off_.capacity() * sizeof(uint32_t) +
             rowid_.capacity() * sizeof(int64_t) + level_.capacity() + flags_.capacity() + map_.bytes();
-  p.attributes = attrs_.bytes();
+  p.attributes = attrs_.bytes() + HopListsBytes();  // metadata, its filter cache and their two-hop lists
   return p;
 }
 
@@ -310,6 +311,7 @@ StatusOr<std::vector<std::vector<int64_t>>> HnswIndex::Neighbors(int64_t rowid) 
 
 void HnswIndex::SetGrouped() {
   std::unique_lock lock(mu_);
+  ForgetHopLists();
   grouped_ = true;
   group_.assign(n_, kNoGroup);
   groups_.clear();
@@ -317,6 +319,7 @@ void HnswIndex::SetGrouped() {
 
 Status HnswIndex::SetGroup(int64_t rowid, uint32_t group) {
   std::unique_lock lock(mu_);
+  ForgetHopLists();
   if (!grouped_) return Status::InvalidArgument("hnsw: SetGroup on an index without groups");
   NodeId id = map_.Find(rowid);
   if (id == kInvalidNode) {
@@ -328,6 +331,7 @@ Status HnswIndex::SetGroup(int64_t rowid, uint32_t group) {
 
 void HnswIndex::FinishGroups() {
   std::unique_lock lock(mu_);
+  ForgetHopLists();
   groups_.clear();
   for (size_t i = 0; i < n_; ++i) {
     const NodeId id = static_cast<NodeId>(i);
@@ -363,6 +367,7 @@ size_t HnswIndex::GroupCount() const {
 
 void HnswIndex::SetAttributeSchema(std::vector<AttrType> types) {
   std::unique_lock lock(mu_);
+  ForgetHopLists();
   attrs_.SetSchema(std::move(types));
   attrs_.Resize(n_);
 }
@@ -375,6 +380,7 @@ std::vector<AttrType> HnswIndex::AttributeSchema() const {
 Status HnswIndex::SetAttributes(int64_t rowid, std::span<const AttrValue> row) {
   return Guard([&]() -> Status {
     std::unique_lock lock(mu_);
+    ForgetHopLists();
     NodeId id = map_.Find(rowid);
     if (id == kInvalidNode) {
       return Status::InvalidArgument(StrFormat("hnsw: attributes: rowid %lld not found", static_cast<long long>(rowid)));
@@ -400,6 +406,7 @@ size_t HnswIndex::AttributeBytes() const {
 
 void HnswIndex::Reset() {
   std::unique_lock lock(mu_);
+  ForgetHopLists();
   ClearNodesLocked();
   touched_ = {};
   header_dirty_ = false;

@@ -39,6 +39,7 @@
 // After a std::bad_alloc from a mutation the in-memory index is unspecified: drop it and reload.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -115,6 +116,7 @@ struct SearchStats {
   bool counted = false;
   bool fallback = false;  // the walk found fewer than k passing rows; the exact scan answered
   bool hop = false;       // the walk scored passing nodes only (two-hop expansion)
+  bool hop_lists = false; // ...reading the filter's materialised two-hop lists (HopLists)
   FilterStrategy strategy = FilterStrategy::kGraph;
 };
 
@@ -298,7 +300,7 @@ class HnswIndex {
   std::vector<std::string> Check(const CheckOptions& options = {}) const;
   size_t MemoryBytes() const;
   // MemoryBytes by part: float vectors, links (both levels, rowid map, per-node arrays), search
-  // codes, metadata columns.
+  // codes, metadata columns (with their filter cache and its two-hop lists).
   struct MemoryParts {
     size_t vectors = 0, graph = 0, codes = 0, attributes = 0;
   };
@@ -368,6 +370,24 @@ class HnswIndex {
   void ScoreRows(SearchContext& ctx, const float* q, const NodeId* ids, size_t n, float* out) const;
   template <bool kIp, bool kCoded>
   NodeId GreedyDescend(SearchContext& ctx, const float* q, NodeId ep, float* ep_d, int from_level, int to_level) const;
+  // A node's two-hop list under elig (kHop walks): its eligible neighbours in link order, then,
+  // through each ineligible neighbour in link order, that neighbour's eligible neighbours, without
+  // repeats or the node itself, up to HopListSize() entries. A pure function of the graph and
+  // elig (never of the walk's visited set), so a list materialised once (HopLists) walks exactly
+  // as one computed on the way.
+  template <typename Elig>
+  size_t HopList(SearchContext& ctx, NodeId p, const Elig& elig, NodeId* out) const;
+  size_t HopListSize() const { return m0_ + m0_ / 2; }
+  struct HopLists;
+  // The two-hop lists of a cached filter (af.shared_bits()) under elig = bits ∧ live, built on
+  // the filter's second two-hop walk since the index or the filter last changed, when they fit
+  // the budget (HopListsBudget); null until then (the walk computes each list on the way).
+  template <typename Elig>
+  std::shared_ptr<const HopLists> HopListsFor(const AttrFilter& af, size_t passing, const Elig& elig) const;
+  size_t HopListsBudget() const { return std::max<size_t>(size_t{4} << 20, links0_.size() * sizeof(uint32_t) / 2); }
+  void ForgetHopLists();  // every mutation (exclusive lock): the lists no longer hold
+  size_t HopListsBytes() const;
+  static constexpr size_t kHopCacheEntries = 8;  // filters remembered (as the filter cache)
   template <typename Elig>
   void CodedWalk(SearchContext& ctx, const float* q, size_t ef, const Elig& elig, NodeId ep0, int top,
                  bool hop = false) const;
@@ -391,7 +411,8 @@ class HnswIndex {
   StatusOr<std::vector<HnswHit>> SearchImpl(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
                                             size_t passing_hint, const std::function<bool(NodeId)>& exact_pass,
                                             SearchStats* stats, NodeId ep0 = kInvalidNode, int top = -1,
-                                            bool fallback = true, bool hop = false) const;
+                                            bool fallback = true, bool hop = false,
+                                            const HopLists* lists = nullptr) const;
   // Grouped index: walks each group of `groups` (empty: all) from its entry point with
   // elig(v) ∧ group(v) = g, merges, and answers with the exact scan over elig (∧ in groups) when
   // the merged answer has fewer than min(k, passing) rows (passing unknown: SIZE_MAX).
@@ -399,7 +420,8 @@ class HnswIndex {
   template <typename Elig>
   std::vector<HnswHit> SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig, size_t passing,
                                     std::span<const uint32_t> groups, SearchStats* stats,
-                                    bool parallel = true, bool hop = false) const;
+                                    bool parallel = true, bool hop = false,
+                                    const HopLists* lists = nullptr) const;
   struct GroupInfo {
     NodeId entry = kInvalidNode;
     int max_level = -1;
@@ -483,6 +505,14 @@ class HnswIndex {
   mutable std::mutex pool_mu_;
   mutable std::vector<std::unique_ptr<SearchContext>> pool_;
   mutable std::atomic<uint64_t> n_searches_{0}, n_search_dist_{0}, n_exact_{0};
+  struct HopCacheEntry {
+    std::weak_ptr<const FilterBits> bits;  // the filter (expired: the table changed since)
+    std::shared_ptr<const HopLists> lists;
+    uint32_t uses = 0;                     // two-hop walks with this filter
+    bool building = false;
+  };
+  mutable std::mutex hop_mu_;
+  mutable std::vector<HopCacheEntry> hop_cache_;  // most recent first
   uint64_t n_inserts_ = 0, n_deletes_ = 0;
 };
 

@@ -85,6 +85,7 @@ Status HnswIndex::InsertBatch(std::span<const int64_t> rowids, const float* vect
   if (vectors == nullptr) return Status::InvalidArgument("hnsw: insert: null vectors");
   return Guard([&] {
     std::unique_lock lock(mu_);
+    ForgetHopLists();
     if (grouped_ && groups.size() != rowids.size()) {
       return Status::InvalidArgument("hnsw: insert into a grouped index needs one group per row");
     }
@@ -491,6 +492,7 @@ bool HnswIndex::InsertChunk(const std::vector<NodeId>& members, BuildControl* ct
 Status HnswIndex::Delete(int64_t rowid) {
   return Guard([&] {
     std::unique_lock lock(mu_);
+    ForgetHopLists();
     NodeId id = map_.Find(rowid);
     if (id == kInvalidNode || !Live(id)) {
       return Status::InvalidArgument(StrFormat("hnsw: rowid %lld not found", static_cast<long long>(rowid)));

@@ -71,15 +71,18 @@ struct HnswConfig {
   //   n ≤ filter_exact_max_rows, or n ≤ filter_exact_max_fraction × live rows, or
   //   n · s^0.9 ≤ filter_graph_cost_rows, with s = n / live rows.
   // The last rule is a cost model: a filtered walk (ef 64) costs about filter_graph_cost_rows ×
-  // s^−0.9 exact row scans. Fitted on 100k×128 (bench/hnsw_bench.cpp: walk ≈ 170 µs·s^−0.9, scan
-  // ≈ 150 ns per row), which puts the switch near 10% selectivity at 100k rows and 3% at 1M.
+  // s^−0.9 exact row scans. Refitted for the two-hop walk with materialised lists on 100k×128
+  // and GloVe-100 (bench/hnsw_bench.cpp --filter: walk 110–160 µs at 5–10 % passing, scan about
+  // 150 ns per row; a walk computing its lists on the way costs 2–3× that): 400 puts the switch
+  // at 5 % on 100k rows (where the fraction rule below switches anyway), 17 % on 12k rows and
+  // 40 % (the whole two-hop range) under 2.5k rows.
   // The fraction rule is about recall, not cost: below 5 % passing, the two-hop walk (below)
   // finds too few passing neighbours per expansion (recall@10 0.77–0.89 at 2 %, 0.96 at 5 % on
   // 100k×128 clustered and GloVe-100 at ef 64), so those filters are answered exactly.
   // Runtime only (not persisted).
   uint64_t filter_exact_max_rows = 1024;
   double filter_exact_max_fraction = 0.05;
-  double filter_graph_cost_rows = 1100;
+  double filter_graph_cost_rows = 400;
   // A filtered walk with fewer than filter_hop_fraction of the searched rows passing scores
   // passing nodes only and reaches the next ones through non-passing neighbours (two hops, as
   // ACORN-1 does on an ordinary HNSW graph): at 10 % it computes about a quarter of the

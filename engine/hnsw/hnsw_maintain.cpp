@@ -145,6 +145,7 @@ void HnswIndex::RemapLocked(const std::vector<NodeId>& remap, size_t nn) {
 StatusOr<OptimizeResult> HnswIndex::Optimize() {
   return Guard([&]() -> StatusOr<OptimizeResult> {
     std::unique_lock lock(mu_);
+    ForgetHopLists();
     OptimizeResult res;
     const size_t touched_before = touched_.size();
     std::vector<uint8_t> was_dirty(n_);
@@ -622,6 +623,7 @@ Status HnswIndex::Reload(const HnswHeader& header, RecordSource& source) {
   auto fresh = Load(header, source, &cfg_);
   if (!fresh.ok()) return fresh.status();
   std::unique_lock lock(mu_);
+  ForgetHopLists();
   StealState(**fresh);
   ++generation_;
   return Status::Ok();

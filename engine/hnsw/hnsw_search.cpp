@@ -225,7 +225,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
                                                      const Elig& elig, size_t passing_hint,
                                                      const std::function<bool(NodeId)>& exact_pass,
                                                      SearchStats* stats, NodeId ep0, int top,
-                                                     bool fallback, bool hop) const {
+                                                     bool fallback, bool hop, const HopLists* lists) const {
   // Caller holds the shared lock and has checked q.
   n_searches_.fetch_add(1, std::memory_order_relaxed);
   if (stats != nullptr) *stats = SearchStats{};
@@ -249,6 +249,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   const float* qi = ctx->qbuf.data();
   size_t eff = std::max<size_t>(ef != 0 ? ef : cfg_.ef_search, k);
   ctx->n_dist = 0;
+  ctx->hop_lists = lists;
   if (Coded()) {
     CodedWalk(*ctx, qi, eff, elig, ep0, top, hop);
   } else {
@@ -258,6 +259,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
     else if (ip_) SearchLayer<true, true, false, true>(*ctx, qi, ep, ep_d, 0, eff, elig);
     else SearchLayer<false, true, false, true>(*ctx, qi, ep, ep_d, 0, eff, elig);
   }
+  ctx->hop_lists = nullptr;
   size_t n = ctx->top.size();
   ctx->ids.resize(n);
   for (size_t i = 0; i < n; ++i) ctx->ids[i] = ctx->top[i].id;
@@ -280,7 +282,7 @@ template <typename Elig>
 std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
                                              size_t passing,
                                              std::span<const uint32_t> groups, SearchStats* stats,
-                                             bool parallel, bool hop) const {
+                                             bool parallel, bool hop, const HopLists* lists) const {
   // Caller holds the shared lock and has checked q.
   std::vector<uint32_t> all;
   if (groups.empty()) {
@@ -297,7 +299,8 @@ std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k,
     const uint32_t* grp = group_.data();
     auto elig_g = [&elig, grp, g](NodeId v) { return grp[v] == g && elig(v); };
     SearchStats st;
-    auto r = SearchImpl(q, k, ef, elig_g, SIZE_MAX, {}, &st, it->second.entry, it->second.max_level, false, hop);
+    auto r = SearchImpl(q, k, ef, elig_g, SIZE_MAX, {}, &st, it->second.entry, it->second.max_level, false, hop,
+                        lists);
     distances += st.distances;
     merged.insert(merged.end(), r->begin(), r->end());  // SearchImpl only fails by exception
   }
@@ -364,6 +367,92 @@ StatusOr<std::vector<HnswHit>> HnswIndex::Search(std::span<const float> q, size_
     if (grouped_) return SearchGroups(q, k, ef, elig, SIZE_MAX, {}, stats, /*parallel=*/false);
     return SearchImpl(q, k, ef, elig, SIZE_MAX, pass, stats);
   });
+}
+
+template <typename Elig>
+std::shared_ptr<const HnswIndex::HopLists> HnswIndex::HopListsFor(const AttrFilter& af, size_t passing,
+                                                                  const Elig& elig) const {
+  // Caller holds the shared lock: no mutation (each drops the cache) runs meanwhile.
+  const std::shared_ptr<const FilterBits>& bits = af.shared_bits();
+  if (bits == nullptr || bits->rows != n_) return nullptr;
+  const size_t stride = HopListSize();
+  const size_t budget = HopListsBudget();
+  // passing is an estimate; the budget check is redone on the exact count below.
+  if (passing * stride * sizeof(NodeId) > budget) return nullptr;
+  auto same = [&bits](const HopCacheEntry& e) { return !e.bits.owner_before(bits) && !bits.owner_before(e.bits); };
+  {
+    std::lock_guard g(hop_mu_);
+    std::erase_if(hop_cache_, [](const HopCacheEntry& e) { return e.bits.expired(); });
+    auto it = std::find_if(hop_cache_.begin(), hop_cache_.end(), same);
+    if (it == hop_cache_.end()) {
+      HopCacheEntry e;
+      e.bits = bits;
+      e.uses = 1;
+      hop_cache_.insert(hop_cache_.begin(), std::move(e));
+      return nullptr;  // the first two-hop walk with this filter computes its lists on the way
+    }
+    std::rotate(hop_cache_.begin(), it, it + 1);  // most recent first
+    HopCacheEntry& e = hop_cache_.front();
+    if (e.lists != nullptr) return e.lists;
+    ++e.uses;
+    if (e.building) return nullptr;  // another query is building them
+    e.building = true;
+  }
+  auto lists = std::make_shared<HopLists>();
+  lists->bits = bits;
+  lists->stride = stride;
+  lists->nodes = n_;
+  const size_t nw = (n_ + 63) / 64;
+  lists->rank.resize(nw);
+  uint32_t count = 0;
+  for (size_t w = 0; w < nw; ++w) {
+    lists->rank[w] = count;
+    count += static_cast<uint32_t>(__builtin_popcountll(bits->words[w]));
+  }
+  bool fits = static_cast<size_t>(count) * stride * sizeof(NodeId) <= budget;
+  if (fits) {
+    lists->lists.assign(static_cast<size_t>(count) * stride, kInvalidNode);
+    constexpr size_t kWordsPerTask = 64;  // 4096 rows
+    ParallelFor((nw + kWordsPerTask - 1) / kWordsPerTask, 1, [&](size_t b, size_t e) {
+      ContextLease ctx(this);
+      for (size_t t = b; t < e; ++t) {
+        for (size_t w = t * kWordsPerTask; w < std::min(nw, (t + 1) * kWordsPerTask); ++w) {
+          for (uint64_t m = bits->words[w]; m != 0; m &= m - 1) {
+            const NodeId v = static_cast<NodeId>(w * 64 + static_cast<size_t>(__builtin_ctzll(m)));
+            (void)HopList(*ctx, v, elig, const_cast<NodeId*>(lists->List(v)));
+          }
+        }
+      }
+    });
+  }
+  std::lock_guard g(hop_mu_);
+  auto it = std::find_if(hop_cache_.begin(), hop_cache_.end(), same);
+  if (it == hop_cache_.end()) return nullptr;  // dropped meanwhile (evicted)
+  if (!fits) return nullptr;  // `building` stays set: never tried again for this filter
+  it->building = false;
+  it->lists = std::move(lists);
+  std::shared_ptr<const HopLists> out = it->lists;
+  // Keep the most recent lists within the budget.
+  size_t total = 0;
+  for (HopCacheEntry& e : hop_cache_) {
+    if (e.lists == nullptr) continue;
+    total += e.lists->bytes();
+    if (total > budget && e.lists != out) e.lists = nullptr;
+  }
+  if (hop_cache_.size() > kHopCacheEntries) hop_cache_.resize(kHopCacheEntries);
+  return out;
+}
+
+void HnswIndex::ForgetHopLists() {
+  std::lock_guard g(hop_mu_);
+  hop_cache_.clear();
+}
+
+size_t HnswIndex::HopListsBytes() const {
+  std::lock_guard g(hop_mu_);
+  size_t b = 0;
+  for (const HopCacheEntry& e : hop_cache_) b += sizeof(e) + (e.lists != nullptr ? e.lists->bytes() : 0);
+  return b;
 }
 
 StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> q, size_t k, size_t ef,
@@ -458,12 +547,22 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
     // does (each expansion then finds enough passing neighbours directly).
     const bool hop = static_cast<double>(est) < cfg_.filter_hop_fraction * static_cast<double>(universe);
     st.hop = hop;
+    // A cached filter (without a rowid set) keeps its two-hop lists from its second two-hop walk
+    // on: the walk then reads one short list per node instead of the link lists of its failing
+    // neighbours, and walks exactly the same. In a grouped index no link leaves a group, so a
+    // node's list under the filter is its list under the filter within its group.
+    std::shared_ptr<const HopLists> lists;
+    if (hop && allowed == nullptr && af.cached()) {
+      auto bits_only = [flags, &af](NodeId v) { return af.Pass(v) && (flags[v] & kFlagTomb) == 0; };
+      lists = HopListsFor(af, est, bits_only);
+    }
+    st.hop_lists = lists != nullptr;
     if (grouped_) {
       auto elig_g = [flags, &af, allowed](NodeId v) {
         return af.Pass(v) && (allowed == nullptr || allowed->Test(v)) && (flags[v] & kFlagTomb) == 0;
       };
       SearchStats walk;
-      auto hits = SearchGroups(q, k, ef, elig_g, st.counted ? est : SIZE_MAX, gsel, &walk, true, hop);
+      auto hits = SearchGroups(q, k, ef, elig_g, st.counted ? est : SIZE_MAX, gsel, &walk, true, hop, lists.get());
       st.distances = walk.distances;
       st.exact = st.fallback = walk.exact;
       return hits;
@@ -471,7 +570,8 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
     auto elig = [flags, &passes](NodeId v) { return passes(v) && (flags[v] & kFlagTomb) == 0; };
     // A counted estimate is exact; a sampled one is not, so any short walk falls back.
     SearchStats walk;
-    auto r = SearchImpl(q, k, ef, elig, st.counted ? est : SIZE_MAX, pass, &walk, kInvalidNode, -1, true, hop);
+    auto r = SearchImpl(q, k, ef, elig, st.counted ? est : SIZE_MAX, pass, &walk, kInvalidNode, -1, true, hop,
+                        lists.get());
     st.distances = walk.distances;
     st.exact = st.fallback = walk.exact;  // the walk was short: the exact scan answered
     return r;
