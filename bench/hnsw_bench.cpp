@@ -319,7 +319,29 @@ int main(int argc, char** argv) {
   // graph walk forced, the exact scan forced. Recall is against the exact scan (same rows).
   if (a["filter"] != "0") {
     const std::vector<double> sels = {0.001, 0.01, 0.05, 0.1, 0.2, 0.5};
-    idx->SetAttributeSchema({vecgraph::hnsw::AttrType::kInteger});
+    idx->SetAttributeSchema({vecgraph::hnsw::AttrType::kInteger, vecgraph::hnsw::AttrType::kInteger});
+    // A correlated column: the rows are split into the Voronoi cells of 100 centres (base rows
+    // spread over the file), and `corr = 1` holds in every tenth cell: about 10 % of the rows,
+    // lying together in cells away from most queries (as `cluster = c` in hnsw_filter_bench.py).
+    std::vector<uint8_t> corr_pass(n);
+    {
+      const size_t centres = 100;
+      for (size_t i = 0; i < n; ++i) {
+        size_t best = 0;
+        double bd = 1e300;
+        for (size_t c = 0; c < centres; ++c) {
+          const float* x = base.data() + i * dim;
+          const float* y = base.data() + (c * (n / centres)) * dim;
+          double d = 0;
+          for (size_t j = 0; j < dim; ++j) d += (static_cast<double>(x[j]) - y[j]) * (static_cast<double>(x[j]) - y[j]);
+          if (d < bd) {
+            bd = d;
+            best = c;
+          }
+        }
+        corr_pass[i] = best % 10 == 3;
+      }
+    }
     for (size_t i = 0; i < n; ++i) {
       const uint64_t h = (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ULL) >> 40;
       const double u = static_cast<double>(h % 1000000) / 1e6;
@@ -330,8 +352,9 @@ int main(int argc, char** argv) {
         if (u >= lo && u < lo + sels[j]) c = static_cast<int64_t>(j + 1);
         lo += sels[j];
       }
-      vecgraph::hnsw::AttrValue v = vecgraph::hnsw::AttrValue::Int(c);
-      (void)idx->SetAttributes(static_cast<int64_t>(i), {&v, 1});
+      vecgraph::hnsw::AttrValue v[2] = {vecgraph::hnsw::AttrValue::Int(c),
+                                        vecgraph::hnsw::AttrValue::Int(corr_pass[i])};
+      (void)idx->SetAttributes(static_cast<int64_t>(i), {v, 2});
     }
     const size_t qn = std::min<size_t>(nq, 200);
     auto timed = [&](auto&& fn) {  // best of 3 passes (after a warm-up), µs per query
@@ -348,11 +371,13 @@ int main(int argc, char** argv) {
       for (size_t q = 0; q < qn; ++q) (void)idx->Search({queries.data() + q * dim, dim}, k, 0);
     });
     std::string fs = "[";
-    for (size_t j = 0; j < sels.size(); ++j) {
+    for (size_t j = 0; j <= sels.size(); ++j) {  // the last: correlated 10 %
+      const bool corr = j == sels.size();
+      const double sel = corr ? 0.1 : sels[j];
       vecgraph::hnsw::AttrTerm term;
-      term.column = 0;
+      term.column = corr ? 1 : 0;
       term.op = vecgraph::hnsw::AttrOp::kEq;
-      term.values = {vecgraph::hnsw::AttrValue::Int(static_cast<int64_t>(j + 1))};
+      term.values = {vecgraph::hnsw::AttrValue::Int(corr ? 1 : static_cast<int64_t>(j + 1))};
       vecgraph::hnsw::SearchFilter filter;
       filter.terms = {&term, 1};
       std::vector<std::vector<HnswHit>> exact(qn), got(qn);
@@ -406,19 +431,19 @@ int main(int argc, char** argv) {
       const double graph_recall = recall(got, &short_graph);
       char buf[512];
       std::snprintf(buf, sizeof buf,
-                    "%s{\"selectivity\":%g,\"passing_estimate\":%llu,\"unfiltered_us\":%.1f,\"chosen_us\":%.1f,"
+                    "%s{\"selectivity\":%g,\"correlated\":%s,\"passing_estimate\":%llu,\"unfiltered_us\":%.1f,\"chosen_us\":%.1f,"
                     "\"chosen_graph_queries\":%zu,\"chosen_recall\":%.4f,\"graph_us\":%.1f,\"graph_recall\":%.4f,"
                     "\"graph_distances\":%.0f,\"graph_fallbacks\":%zu,\"graph_hop_lists\":%zu,\"exact_us\":%.1f,"
                     "\"short\":%zu}",
-                    fs.size() > 1 ? "," : "", sels[j], static_cast<unsigned long long>(passing), unfiltered_us,
+                    fs.size() > 1 ? "," : "", sel, corr ? "true" : "false", static_cast<unsigned long long>(passing), unfiltered_us,
                     chosen_us, graph_chosen, chosen_recall, graph_us, graph_recall,
                     static_cast<double>(dists) / static_cast<double>(qn), fallbacks, with_lists, exact_us,
                     short_chosen + short_graph);
       fs += buf;
       std::fprintf(stderr,
-                   "filter sel=%g unfiltered=%.0fus chosen=%.0fus (graph %zu/%zu, recall %.4f) graph=%.0fus "
+                   "filter sel=%g%s unfiltered=%.0fus chosen=%.0fus (graph %zu/%zu, recall %.4f) graph=%.0fus "
                    "(recall %.4f, %.0f dists, %zu fallbacks, %zu with two-hop lists; %.2fx unfiltered) exact=%.0fus\n",
-                   sels[j], unfiltered_us, chosen_us, graph_chosen, qn, chosen_recall, graph_us, graph_recall,
+                   sel, corr ? " correlated" : "", unfiltered_us, chosen_us, graph_chosen, qn, chosen_recall, graph_us, graph_recall,
                    static_cast<double>(dists) / static_cast<double>(qn), fallbacks, with_lists, unfiltered_us / graph_us,
                    exact_us);
     }

@@ -567,6 +567,66 @@ TEST(HnswFilter, TwoHopListsWalkExactlyAsComputedAndFollowEveryMutation) {
   }
 }
 
+// A filter correlated with the vectors (the rows far along one axis) and a query at the other
+// end: the two-hop walk notices that passing rows are rare near the query, keeps scoring every
+// node (stats.correlated), and still finds the nearest passing rows; an uncorrelated filter of
+// the same size does not.
+TEST(HnswFilter, CorrelatedFiltersKeepTheWalkThroughEveryNode) {
+  const size_t n = 8000, dim = 8, k = 10;
+  HnswConfig cfg;
+  cfg.dim = dim;
+  cfg.metric = Metric::kL2;
+  cfg.M = 8;
+  cfg.ef_construction = 80;
+  cfg.filter_exact_max_rows = 0;
+  cfg.filter_exact_max_fraction = 0;
+  cfg.filter_graph_cost_rows = 0;
+  auto idx = HnswIndex::Create(cfg);
+  ASSERT_TRUE(idx.ok());
+  std::mt19937 rng(21);
+  std::normal_distribution<float> g;
+  std::vector<float> data(n * dim);
+  for (float& x : data) x = g(rng);
+  std::vector<int64_t> rowids(n);
+  for (size_t i = 0; i < n; ++i) rowids[i] = static_cast<int64_t>(i) + 1;
+  ASSERT_TRUE((*idx)->InsertBatch(rowids, data.data()).ok());
+  (*idx)->SetAttributeSchema({AttrType::kInteger, AttrType::kInteger});
+  std::vector<bool> far(n), hashed(n);
+  for (size_t i = 0; i < n; ++i) {
+    far[i] = data[i * dim] > 1.3f;  // about 10 %
+    hashed[i] = (i * 7919) % 10 == 3;
+    ASSERT_TRUE((*idx)->SetAttributes(rowids[i], std::vector<V>{V::Int(far[i]), V::Int(hashed[i])}).ok());
+  }
+  for (int column : {0, 1}) {
+    std::vector<AttrTerm> terms = {{static_cast<uint32_t>(column), AttrOp::kEq, {V::Int(1)}}};
+    double recall = 0;
+    int correlated = 0;
+    const int queries = 10;
+    for (int qi = 0; qi < queries; ++qi) {
+      std::vector<float> q(dim);
+      for (float& x : q) x = g(rng);
+      q[0] = -3.0f;  // at the far end from the `far` rows
+      SearchStats st;
+      auto hits = (*idx)->SearchFiltered(q, k, 0, SearchFilter{terms, nullptr, {}}, false, &st);
+      ASSERT_TRUE(hits.ok());
+      ASSERT_TRUE(st.hop);
+      ASSERT_EQ(hits->size(), k);
+      correlated += st.correlated;
+      const std::vector<bool>& pass = column == 0 ? far : hashed;
+      auto ref = Brute(data, dim, rowids, pass, q.data(), k);
+      size_t found = 0;
+      for (const HnswHit& h : *hits) {
+        ASSERT_TRUE(pass[static_cast<size_t>(h.rowid - 1)]);
+        for (const HnswHit& r : ref) found += h.rowid == r.rowid;
+      }
+      recall += static_cast<double>(found) / static_cast<double>(ref.size());
+    }
+    if (column == 0) EXPECT_GE(correlated, queries * 8 / 10) << "the correlated filter was not noticed";
+    else EXPECT_EQ(correlated, 0) << "an uncorrelated filter was taken for a correlated one";
+    EXPECT_GE(recall / queries, 0.9) << "column " << column;
+  }
+}
+
 }  // namespace
 }  // namespace vecgraph::hnsw
 

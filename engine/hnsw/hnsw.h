@@ -117,6 +117,7 @@ struct SearchStats {
   bool fallback = false;  // the walk found fewer than k passing rows; the exact scan answered
   bool hop = false;       // the walk scored passing nodes only (two-hop expansion)
   bool hop_lists = false; // ...reading the filter's materialised two-hop lists (HopLists)
+  bool correlated = false;  // ...but passing rows were rare near the query: it scored every node
   FilterStrategy strategy = FilterStrategy::kGraph;
 };
 
@@ -412,7 +413,7 @@ class HnswIndex {
                                             size_t passing_hint, const std::function<bool(NodeId)>& exact_pass,
                                             SearchStats* stats, NodeId ep0 = kInvalidNode, int top = -1,
                                             bool fallback = true, bool hop = false,
-                                            const HopLists* lists = nullptr) const;
+                                            const HopLists* lists = nullptr, double pass_fraction = 1) const;
   // Grouped index: walks each group of `groups` (empty: all) from its entry point with
   // elig(v) ∧ group(v) = g, merges, and answers with the exact scan over elig (∧ in groups) when
   // the merged answer has fewer than min(k, passing) rows (passing unknown: SIZE_MAX).
@@ -421,7 +422,7 @@ class HnswIndex {
   std::vector<HnswHit> SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig, size_t passing,
                                     std::span<const uint32_t> groups, SearchStats* stats,
                                     bool parallel = true, bool hop = false,
-                                    const HopLists* lists = nullptr) const;
+                                    const HopLists* lists = nullptr, double pass_fraction = 1) const;
   struct GroupInfo {
     NodeId entry = kInvalidNode;
     int max_level = -1;

@@ -225,7 +225,8 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
                                                      const Elig& elig, size_t passing_hint,
                                                      const std::function<bool(NodeId)>& exact_pass,
                                                      SearchStats* stats, NodeId ep0, int top,
-                                                     bool fallback, bool hop, const HopLists* lists) const {
+                                                     bool fallback, bool hop, const HopLists* lists,
+                                                     double pass_fraction) const {
   // Caller holds the shared lock and has checked q.
   n_searches_.fetch_add(1, std::memory_order_relaxed);
   if (stats != nullptr) *stats = SearchStats{};
@@ -250,6 +251,8 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   size_t eff = std::max<size_t>(ef != 0 ? ef : cfg_.ef_search, k);
   ctx->n_dist = 0;
   ctx->hop_lists = lists;
+  ctx->pass_fraction = pass_fraction;
+  ctx->correlated = false;
   if (Coded()) {
     CodedWalk(*ctx, qi, eff, elig, ep0, top, hop);
   } else {
@@ -260,6 +263,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
     else SearchLayer<false, true, false, true>(*ctx, qi, ep, ep_d, 0, eff, elig);
   }
   ctx->hop_lists = nullptr;
+  if (stats != nullptr) stats->correlated = ctx->correlated;
   size_t n = ctx->top.size();
   ctx->ids.resize(n);
   for (size_t i = 0; i < n; ++i) ctx->ids[i] = ctx->top[i].id;
@@ -282,8 +286,10 @@ template <typename Elig>
 std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k, size_t ef, const Elig& elig,
                                              size_t passing,
                                              std::span<const uint32_t> groups, SearchStats* stats,
-                                             bool parallel, bool hop, const HopLists* lists) const {
+                                             bool parallel, bool hop, const HopLists* lists,
+                                             double pass_fraction) const {
   // Caller holds the shared lock and has checked q.
+  bool correlated = false;
   std::vector<uint32_t> all;
   if (groups.empty()) {
     for (const auto& [g, info] : groups_)
@@ -300,8 +306,9 @@ std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k,
     auto elig_g = [&elig, grp, g](NodeId v) { return grp[v] == g && elig(v); };
     SearchStats st;
     auto r = SearchImpl(q, k, ef, elig_g, SIZE_MAX, {}, &st, it->second.entry, it->second.max_level, false, hop,
-                        lists);
+                        lists, pass_fraction);
     distances += st.distances;
+    correlated = correlated || st.correlated;
     merged.insert(merged.end(), r->begin(), r->end());  // SearchImpl only fails by exception
   }
   std::sort(merged.begin(), merged.end(), HitLess);
@@ -309,6 +316,7 @@ std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k,
   if (stats != nullptr) {
     stats->distances = distances;
     stats->exact = false;
+    stats->correlated = correlated;
   }
   if (merged.size() < std::min(k, passing)) {
     // Short (a very selective filter, a disconnected remnant): the exact scan over the passing
@@ -389,6 +397,8 @@ std::shared_ptr<const HnswIndex::HopLists> HnswIndex::HopListsFor(const AttrFilt
       e.bits = bits;
       e.uses = 1;
       hop_cache_.insert(hop_cache_.begin(), std::move(e));
+      // The least recent go (a query building an evicted entry's lists finds it gone, keeps none).
+      if (hop_cache_.size() > kHopCacheEntries) hop_cache_.resize(kHopCacheEntries);
       return nullptr;  // the first two-hop walk with this filter computes its lists on the way
     }
     std::rotate(hop_cache_.begin(), it, it + 1);  // most recent first
@@ -550,9 +560,11 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
     // A cached filter (without a rowid set) keeps its two-hop lists from its second two-hop walk
     // on: the walk then reads one short list per node instead of the link lists of its failing
     // neighbours, and walks exactly the same. In a grouped index no link leaves a group, so a
-    // node's list under the filter is its list under the filter within its group.
+    // node's list under the filter is its list under the filter within its group. Not for a
+    // walk of some groups only: the lists would cover the filter's rows in every group (the
+    // partition-key terms are not in the filter), a cost out of proportion to such a walk.
     std::shared_ptr<const HopLists> lists;
-    if (hop && allowed == nullptr && af.cached()) {
+    if (hop && allowed == nullptr && !restricted && af.cached()) {
       auto bits_only = [flags, &af](NodeId v) { return af.Pass(v) && (flags[v] & kFlagTomb) == 0; };
       lists = HopListsFor(af, est, bits_only);
     }
@@ -562,7 +574,9 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
         return af.Pass(v) && (allowed == nullptr || allowed->Test(v)) && (flags[v] & kFlagTomb) == 0;
       };
       SearchStats walk;
-      auto hits = SearchGroups(q, k, ef, elig_g, st.counted ? est : SIZE_MAX, gsel, &walk, true, hop, lists.get());
+      auto hits = SearchGroups(q, k, ef, elig_g, st.counted ? est : SIZE_MAX, gsel, &walk, true, hop, lists.get(),
+                               static_cast<double>(est) / static_cast<double>(std::max<size_t>(1, universe)));
+      st.correlated = walk.correlated;
       st.distances = walk.distances;
       st.exact = st.fallback = walk.exact;
       return hits;
@@ -570,8 +584,10 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
     auto elig = [flags, &passes](NodeId v) { return passes(v) && (flags[v] & kFlagTomb) == 0; };
     // A counted estimate is exact; a sampled one is not, so any short walk falls back.
     SearchStats walk;
+    const double fraction = static_cast<double>(est) / static_cast<double>(std::max<size_t>(1, universe));
     auto r = SearchImpl(q, k, ef, elig, st.counted ? est : SIZE_MAX, pass, &walk, kInvalidNode, -1, true, hop,
-                        lists.get());
+                        lists.get(), fraction);
+    st.correlated = walk.correlated;
     st.distances = walk.distances;
     st.exact = st.fallback = walk.exact;  // the walk was short: the exact scan answered
     return r;

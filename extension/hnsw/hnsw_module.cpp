@@ -823,12 +823,12 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
   vt->last_query = StrFormat(
       "{\"strategy\":\"%s\",\"reason\":\"%s\",\"rows_wanted\":%llu,\"from\":\"%s\",\"filtered\":%s,"
       "\"passing_estimate\":%llu,\"passing_counted\":%s,\"sampled\":%u,\"two_hop\":%s,"
-      "\"two_hop_lists\":%s,\"fallback\":%s,"
+      "\"two_hop_lists\":%s,\"correlated\":%s,\"fallback\":%s,"
       "\"searches\":%zu,\"rows\":%zu,\"partitions\":%s}",
       StrategyName(stats.strategy), reason.c_str(), static_cast<unsigned long long>(want), from_name,
       filtered ? "true" : "false", static_cast<unsigned long long>(filtered ? stats.passing_estimate : live),
       (!filtered || stats.counted) ? "true" : "false", stats.sampled, stats.hop ? "true" : "false",
-      stats.hop_lists ? "true" : "false", stats.fallback ? "true" : "false", rounds,
+      stats.hop_lists ? "true" : "false", stats.correlated ? "true" : "false", stats.fallback ? "true" : "false", rounds,
       out.size(),
       !vt->decl.HasPartition() ? "null"
       : groups.empty()         ? "\"all\""
