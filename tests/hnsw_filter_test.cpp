@@ -353,6 +353,23 @@ TEST(HnswFilter, SearchFilteredIsNeverShortAndFindsTheNearestPassingRows) {
   EXPECT_EQ(hits->size(), want);
 }
 
+// n Gaussian rows (rowids 1..n, drawn from rng through g) inserted into idx, with one integer
+// column bucket = (i · 7919) mod 100, so `bucket < p` passes p % of the rows, uncorrelated.
+void FillBuckets(HnswIndex* idx, size_t n, size_t dim, std::mt19937& rng, std::normal_distribution<float>& g,
+                 std::vector<float>* data, std::vector<int64_t>* rowids, std::vector<int64_t>* bucket) {
+  data->resize(n * dim);
+  for (float& x : *data) x = g(rng);
+  rowids->resize(n);
+  for (size_t i = 0; i < n; ++i) (*rowids)[i] = static_cast<int64_t>(i) + 1;
+  ASSERT_TRUE(idx->InsertBatch(*rowids, data->data()).ok());
+  idx->SetAttributeSchema({AttrType::kInteger});
+  bucket->resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    (*bucket)[i] = static_cast<int64_t>((i * 7919) % 100);
+    ASSERT_TRUE(idx->SetAttributes((*rowids)[i], std::vector<V>{V::Int((*bucket)[i])}).ok());
+  }
+}
+
 // The two-hop walk (HnswConfig::filter_hop_fraction): with the strategy forced to the graph,
 // filters passing 5–30 % of the rows walk passing nodes only (stats.hop) and compute fewer
 // distances than the walk through every node, are never short, return only passing rows and
@@ -368,17 +385,9 @@ TEST(HnswFilter, TwoHopWalkScoresOnlyPassingRowsAndIsNeverShort) {
   ASSERT_TRUE(idx.ok());
   std::mt19937 rng(5);
   std::normal_distribution<float> g;
-  std::vector<float> data(n * dim);
-  for (float& x : data) x = g(rng);
-  std::vector<int64_t> rowids(n);
-  for (size_t i = 0; i < n; ++i) rowids[i] = static_cast<int64_t>(i) + 1;
-  ASSERT_TRUE((*idx)->InsertBatch(rowids, data.data()).ok());
-  (*idx)->SetAttributeSchema({AttrType::kInteger});
-  std::vector<int64_t> bucket(n);
-  for (size_t i = 0; i < n; ++i) {
-    bucket[i] = static_cast<int64_t>((i * 7919) % 100);  // 0..99: `bucket < p` passes p %
-    ASSERT_TRUE((*idx)->SetAttributes(rowids[i], std::vector<V>{V::Int(bucket[i])}).ok());
-  }
+  std::vector<float> data;
+  std::vector<int64_t> rowids, bucket;
+  ASSERT_NO_FATAL_FAILURE(FillBuckets(idx->get(), n, dim, rng, g, &data, &rowids, &bucket));
   HnswConfig graph = cfg;  // never the exact strategy
   graph.filter_exact_max_rows = 0;
   graph.filter_exact_max_fraction = 0;
@@ -473,17 +482,9 @@ TEST(HnswFilter, TwoHopListsWalkExactlyAsComputedAndFollowEveryMutation) {
   ASSERT_TRUE(idx.ok());
   std::mt19937 rng(11);
   std::normal_distribution<float> g;
-  std::vector<float> data(n * dim);
-  for (float& x : data) x = g(rng);
-  std::vector<int64_t> rowids(n);
-  for (size_t i = 0; i < n; ++i) rowids[i] = static_cast<int64_t>(i) + 1;
-  ASSERT_TRUE((*idx)->InsertBatch(rowids, data.data()).ok());
-  (*idx)->SetAttributeSchema({AttrType::kInteger});
-  std::vector<int64_t> bucket(n);
-  for (size_t i = 0; i < n; ++i) {
-    bucket[i] = static_cast<int64_t>((i * 7919) % 100);
-    ASSERT_TRUE((*idx)->SetAttributes(rowids[i], std::vector<V>{V::Int(bucket[i])}).ok());
-  }
+  std::vector<float> data;
+  std::vector<int64_t> rowids, bucket;
+  ASSERT_NO_FATAL_FAILURE(FillBuckets(idx->get(), n, dim, rng, g, &data, &rowids, &bucket));
   std::vector<std::vector<float>> queries(12, std::vector<float>(dim));
   for (auto& q : queries)
     for (float& x : q) x = g(rng);

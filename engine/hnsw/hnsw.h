@@ -508,8 +508,7 @@ class HnswIndex {
   mutable std::atomic<uint64_t> n_searches_{0}, n_search_dist_{0}, n_exact_{0};
   struct HopCacheEntry {
     std::weak_ptr<const FilterBits> bits;  // the filter (expired: the table changed since)
-    std::shared_ptr<const HopLists> lists;
-    uint32_t uses = 0;                     // two-hop walks with this filter
+    std::shared_ptr<const HopLists> lists;  // null: not built yet (the next two-hop walk builds them)
     bool building = false;
   };
   mutable std::mutex hop_mu_;

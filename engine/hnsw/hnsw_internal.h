@@ -90,7 +90,6 @@ inline constexpr MinCmpT MinCmp{};  // min-heap
 struct HnswIndex::HopLists {
   std::shared_ptr<const FilterBits> bits;
   size_t stride = 0;
-  size_t nodes = 0;  // n_ when built (a check: any change of the index drops the lists)
   std::vector<uint32_t> rank;
   std::vector<NodeId> lists;
   bool Has(NodeId v) const { return bits->Test(v); }
@@ -309,7 +308,6 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
   const size_t route_until = std::max<size_t>(1, ef / 16);
   size_t found = top.size(), routed = 1;  // passing nodes found, nodes scored while routing
   bool routing = kHop && found < route_until;
-  if constexpr (kHop) ctx.correlated = false;
   // A level-0 list is m0_ × 4 bytes (128 at M = 16, two cache lines): fetch all of it.
   const size_t list0_bytes = static_cast<size_t>(m0_) * sizeof(uint32_t);
   auto PrefetchList0 = [&](NodeId v) { PrefetchLines(links0_.data() + static_cast<size_t>(v) * m0_, list0_bytes); };

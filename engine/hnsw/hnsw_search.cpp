@@ -395,7 +395,6 @@ std::shared_ptr<const HnswIndex::HopLists> HnswIndex::HopListsFor(const AttrFilt
     if (it == hop_cache_.end()) {
       HopCacheEntry e;
       e.bits = bits;
-      e.uses = 1;
       hop_cache_.insert(hop_cache_.begin(), std::move(e));
       // The least recent go (a query building an evicted entry's lists finds it gone, keeps none).
       if (hop_cache_.size() > kHopCacheEntries) hop_cache_.resize(kHopCacheEntries);
@@ -404,14 +403,12 @@ std::shared_ptr<const HnswIndex::HopLists> HnswIndex::HopListsFor(const AttrFilt
     std::rotate(hop_cache_.begin(), it, it + 1);  // most recent first
     HopCacheEntry& e = hop_cache_.front();
     if (e.lists != nullptr) return e.lists;
-    ++e.uses;
     if (e.building) return nullptr;  // another query is building them
     e.building = true;
   }
   auto lists = std::make_shared<HopLists>();
   lists->bits = bits;
   lists->stride = stride;
-  lists->nodes = n_;
   const size_t nw = (n_ + 63) / 64;
   lists->rank.resize(nw);
   uint32_t count = 0;
@@ -569,13 +566,14 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
       lists = HopListsFor(af, est, bits_only);
     }
     st.hop_lists = lists != nullptr;
+    const double fraction = static_cast<double>(est) / static_cast<double>(std::max<size_t>(1, universe));
     if (grouped_) {
       auto elig_g = [flags, &af, allowed](NodeId v) {
         return af.Pass(v) && (allowed == nullptr || allowed->Test(v)) && (flags[v] & kFlagTomb) == 0;
       };
       SearchStats walk;
       auto hits = SearchGroups(q, k, ef, elig_g, st.counted ? est : SIZE_MAX, gsel, &walk, true, hop, lists.get(),
-                               static_cast<double>(est) / static_cast<double>(std::max<size_t>(1, universe)));
+                               fraction);
       st.correlated = walk.correlated;
       st.distances = walk.distances;
       st.exact = st.fallback = walk.exact;
@@ -584,7 +582,6 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
     auto elig = [flags, &passes](NodeId v) { return passes(v) && (flags[v] & kFlagTomb) == 0; };
     // A counted estimate is exact; a sampled one is not, so any short walk falls back.
     SearchStats walk;
-    const double fraction = static_cast<double>(est) / static_cast<double>(std::max<size_t>(1, universe));
     auto r = SearchImpl(q, k, ef, elig, st.counted ? est : SIZE_MAX, pass, &walk, kInvalidNode, -1, true, hop,
                         lists.get(), fraction);
     st.correlated = walk.correlated;
