@@ -613,6 +613,8 @@ TEST(HnswFilter, CorrelatedFiltersKeepTheWalkThroughEveryNode) {
       ASSERT_TRUE(st.hop);
       ASSERT_EQ(hits->size(), k);
       correlated += st.correlated;
+      // A walk that found the filter correlated ends with twice the result list.
+      EXPECT_EQ(st.walk_ef, st.correlated ? 2 * cfg.ef_search : cfg.ef_search);
       const std::vector<bool>& pass = column == 0 ? far : hashed;
       auto ref = Brute(data, dim, rowids, pass, q.data(), k);
       size_t found = 0;

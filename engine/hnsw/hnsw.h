@@ -118,6 +118,8 @@ struct SearchStats {
   bool hop = false;       // the walk scored passing nodes only (two-hop expansion)
   bool hop_lists = false; // ...reading the filter's materialised two-hop lists (HopLists)
   bool correlated = false;  // ...but passing rows were rare near the query: it scored every node
+                            // with twice the result list
+  uint32_t walk_ef = 0;     // the level-0 result list the walk ended with (0: no walk)
   FilterStrategy strategy = FilterStrategy::kGraph;
 };
 

@@ -110,6 +110,7 @@ struct HnswIndex::SearchContext {
   const HopLists* hop_lists = nullptr;  // the walk's materialised two-hop lists, if any
   double pass_fraction = 1;             // two-hop walks: the estimated fraction of rows passing
   bool correlated = false;              // ...and the walk found them rarer near the query
+  size_t walk_ef = 0;                   // the level-0 result list the walk ended with
   std::vector<Cand> top, cand;
   std::vector<NodeId> fresh;          // unvisited neighbours of the node being expanded
   std::vector<NodeId> hop;            // its ineligible neighbours (two-hop walks)
@@ -305,9 +306,14 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
   // hops from one passing node seldom reach the next, so the walk keeps scoring every node
   // (measured on 1M×128 clustered, 10 % of the rows in every tenth Voronoi cell of 100 centres:
   // recall 0.88 when switching to two hops, 0.97 when not; uncorrelated filters switch).
+  // Such a walk also doubles its result list: the passing rows lie in clusters, and the ef-th
+  // distance within the first cluster reached stops the walk before it reaches a nearer one
+  // (same 1M data, ef 64: recall of the walks found correlated 0.944 → 0.986 for 1.5× their
+  // distances; the walks of uncorrelated filters are unchanged).
   const size_t route_until = std::max<size_t>(1, ef / 16);
   size_t found = top.size(), routed = 1;  // passing nodes found, nodes scored while routing
   bool routing = kHop && found < route_until;
+
   // A level-0 list is m0_ × 4 bytes (128 at M = 16, two cache lines): fetch all of it.
   const size_t list0_bytes = static_cast<size_t>(m0_) * sizeof(uint32_t);
   auto PrefetchList0 = [&](NodeId v) { PrefetchLines(links0_.data() + static_cast<size_t>(v) * m0_, list0_bytes); };
@@ -333,6 +339,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
         } else if (elig(c.id)) {
           n_lst = HopList(ctx, c.id, elig, ctx.hlist.data());
           lst = ctx.hlist.data();
+
         } else {
           // An ineligible node left from routing: its eligible neighbours only. (Its two-hop
           // list would read up to m0 more lists per such node; measured at 5 % passing on 100k
@@ -368,6 +375,7 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
           if constexpr (kHop) found += routing;
           top.push_back({d, v});
           std::push_heap(top.begin(), top.end(), MaxCmp);
+
           if (top.size() > ef) {
             std::pop_heap(top.begin(), top.end(), MaxCmp);
             top.pop_back();
@@ -382,10 +390,12 @@ void HnswIndex::SearchLayer(SearchContext& ctx, const float* q, NodeId ep, float
         if (found >= route_until && !ctx.correlated) {
           ctx.correlated = static_cast<double>(found) < 0.25 * ctx.pass_fraction * static_cast<double>(routed);
           routing = ctx.correlated;
+          if (ctx.correlated) ef *= 2;
         }
       }
     }
   }
+  if constexpr (kLevel0) ctx.walk_ef = ef;
   ctx.n_dist += nd;
 }
 

@@ -253,6 +253,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
   ctx->hop_lists = lists;
   ctx->pass_fraction = pass_fraction;
   ctx->correlated = false;
+  ctx->walk_ef = 0;
   if (Coded()) {
     CodedWalk(*ctx, qi, eff, elig, ep0, top, hop);
   } else {
@@ -263,7 +264,10 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
     else SearchLayer<false, true, false, true>(*ctx, qi, ep, ep_d, 0, eff, elig);
   }
   ctx->hop_lists = nullptr;
-  if (stats != nullptr) stats->correlated = ctx->correlated;
+  if (stats != nullptr) {
+    stats->correlated = ctx->correlated;
+    stats->walk_ef = static_cast<uint32_t>(ctx->walk_ef);
+  }
   size_t n = ctx->top.size();
   ctx->ids.resize(n);
   for (size_t i = 0; i < n; ++i) ctx->ids[i] = ctx->top[i].id;
@@ -290,6 +294,7 @@ std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k,
                                              double pass_fraction) const {
   // Caller holds the shared lock and has checked q.
   bool correlated = false;
+  uint32_t walk_ef = 0;
   std::vector<uint32_t> all;
   if (groups.empty()) {
     for (const auto& [g, info] : groups_)
@@ -309,6 +314,7 @@ std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k,
                         lists, pass_fraction);
     distances += st.distances;
     correlated = correlated || st.correlated;
+    walk_ef = std::max(walk_ef, st.walk_ef);
     merged.insert(merged.end(), r->begin(), r->end());  // SearchImpl only fails by exception
   }
   std::sort(merged.begin(), merged.end(), HitLess);
@@ -317,6 +323,7 @@ std::vector<HnswHit> HnswIndex::SearchGroups(std::span<const float> q, size_t k,
     stats->distances = distances;
     stats->exact = false;
     stats->correlated = correlated;
+    stats->walk_ef = walk_ef;
   }
   if (merged.size() < std::min(k, passing)) {
     // Short (a very selective filter, a disconnected remnant): the exact scan over the passing
@@ -575,6 +582,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
       auto hits = SearchGroups(q, k, ef, elig_g, st.counted ? est : SIZE_MAX, gsel, &walk, true, hop, lists.get(),
                                fraction);
       st.correlated = walk.correlated;
+      st.walk_ef = walk.walk_ef;
       st.distances = walk.distances;
       st.exact = st.fallback = walk.exact;
       return hits;
@@ -585,6 +593,7 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchFiltered(std::span<const float> 
     auto r = SearchImpl(q, k, ef, elig, st.counted ? est : SIZE_MAX, pass, &walk, kInvalidNode, -1, true, hop,
                         lists.get(), fraction);
     st.correlated = walk.correlated;
+    st.walk_ef = walk.walk_ef;
     st.distances = walk.distances;
     st.exact = st.fallback = walk.exact;  // the walk was short: the exact scan answered
     return r;
