@@ -122,9 +122,102 @@ void ResultError(sqlite3_context* ctx, const Status& s) {
   if (code != SQLITE_ERROR) sqlite3_result_error_code(ctx, code);
 }
 
+unsigned SubtypeOf(ElemType t) {
+  switch (t) {
+    case ElemType::kFloat32: return kSubtypeFloat32;
+    case ElemType::kBit: return kSubtypeBit;
+    case ElemType::kInt8: return kSubtypeInt8;
+    case ElemType::kFloat16: return kSubtypeFloat16;
+    case ElemType::kBFloat16: return kSubtypeBFloat16;
+  }
+  return 0;
+}
+
+namespace {
+
+// The element type a BLOB's subtype tags it with; untagged (0) → `untagged`.
+StatusOr<ElemType> TypeOfBlob(sqlite3_value* v, ElemType untagged) {
+  switch (sqlite3_value_subtype(v)) {
+    case 0: return untagged;
+    case kSubtypeFloat32: return ElemType::kFloat32;
+    case kSubtypeBit: return ElemType::kBit;
+    case kSubtypeInt8: return ElemType::kInt8;
+    case kSubtypeFloat16: return ElemType::kFloat16;
+    case kSubtypeBFloat16: return ElemType::kBFloat16;
+    default:
+      return Status::InvalidArgument(StrFormat(
+          "BLOB tagged with subtype %u, which is no vector type (float32 223, bit 224, int8 225, float16 226, "
+          "bfloat16 227)",
+          sqlite3_value_subtype(v)));
+  }
+}
+
+}  // namespace
+
+Status DecodeTypedValue(sqlite3_value* v, ElemType untagged, TypedVector* out) {
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_BLOB: {
+      StatusOr<ElemType> ty = TypeOfBlob(v, untagged);
+      if (!ty.ok()) return ty.status();
+      const ElemType t = *ty;
+      const size_t n = static_cast<size_t>(sqlite3_value_bytes(v));
+      StatusOr<size_t> d = DimsOfBytes(t, n);
+      if (!d.ok()) return d.status();
+      const size_t dims = *d;
+      const auto* p = static_cast<const uint8_t*>(sqlite3_value_blob(v));
+      if (p == nullptr) return Status::ResourceExhausted("");
+      out->type = t;
+      out->dims = dims;
+      out->data = p;
+      out->bytes = n;
+      out->owned.clear();
+      if (t == ElemType::kFloat32) return DecodeBlob(p, n, &out->f32);  // checks every element is finite
+      if (t == ElemType::kFloat16 || t == ElemType::kBFloat16) {
+        std::vector<float> tmp(dims);  // checks every element is finite
+        VG_RETURN_IF_ERROR(DecodeElems(t, p, dims, tmp.data()));
+      }
+      return Status::Ok();
+    }
+    case SQLITE_TEXT: {
+      VectorBuf f;
+      const char* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+      if (p == nullptr) return Status::ResourceExhausted("");
+      VG_RETURN_IF_ERROR(DecodeJson(std::string_view(p, static_cast<size_t>(sqlite3_value_bytes(v))), &f));
+      VG_RETURN_IF_ERROR(EncodeElems(untagged, f.view(), &out->owned));
+      out->type = untagged;
+      out->dims = f.dims();
+      out->data = out->owned.data();
+      out->bytes = out->owned.size();
+      if (untagged == ElemType::kFloat32) out->f32.Borrow(reinterpret_cast<const float*>(out->owned.data()), f.dims());
+      return Status::Ok();
+    }
+    default:
+      return Status::InvalidArgument(
+          StrFormat("expected a vector (float32 BLOB or JSON array TEXT), found %s", TypeName(v)));
+  }
+}
+
+std::span<const float> AsFloats(const TypedVector& v, VectorBuf* scratch) {
+  if (v.type == ElemType::kFloat32) return v.f32.view();
+  float* f = scratch->Own(v.dims);
+  (void)DecodeElems(v.type, v.data, v.dims, f);  // cannot fail: DecodeTypedValue checked the elements
+  return scratch->view();
+}
+
+void ResultTyped(sqlite3_context* ctx, ElemType t, const uint8_t* bytes, size_t n_bytes) {
+  sqlite3_result_blob(ctx, bytes, static_cast<int>(n_bytes), SQLITE_TRANSIENT);
+  sqlite3_result_subtype(ctx, SubtypeOf(t));
+}
+
 Status DecodeVectorValue(sqlite3_value* v, VectorBuf* out) {
   switch (sqlite3_value_type(v)) {
     case SQLITE_BLOB:
+      if (sqlite3_value_subtype(v) != 0 && sqlite3_value_subtype(v) != kSubtypeFloat32) {
+        StatusOr<ElemType> t = TypeOfBlob(v, ElemType::kFloat32);
+        if (!t.ok()) return t.status();
+        return Status::InvalidArgument(
+            StrFormat("expected a float32 vector, found %s (vec_f32() converts it)", ElemTypeName(*t)));
+      }
       return DecodeBlob(sqlite3_value_blob(v), static_cast<size_t>(sqlite3_value_bytes(v)), out);
     case SQLITE_TEXT: {
       const char* p = reinterpret_cast<const char*>(sqlite3_value_text(v));

@@ -16,6 +16,7 @@
 
 #include "engine/common/status.h"
 #include "engine/vector/codec.h"
+#include "engine/vector/types.h"
 #include "extension/sqlite_api.h"
 
 namespace vecgraph::sql {
@@ -66,8 +67,43 @@ void ResultError(sqlite3_context* ctx, const std::string& message);
 enum class ReadResult { kOk, kNull, kError };
 
 // Decodes a float32 BLOB or JSON TEXT value (anything else, NULL included, is an error naming the
-// type found). The message has no function prefix; callers add theirs.
+// type found; so is a BLOB tagged as another element type, see below). The message has no
+// function prefix; callers add theirs.
 Status DecodeVectorValue(sqlite3_value* v, VectorBuf* out);
+
+// Typed vectors (docs/reference.md "Vector types"). A function returning a typed vector tags it
+// with a SQLite subtype: sqlite-vec's numbers for the types both extensions have, with the same
+// bytes (float32 223, bit 224, int8 225), so values pass between the two; float16 226, bfloat16
+// 227. Subtypes do not survive storage: a BLOB read from a table is untagged.
+inline constexpr unsigned kSubtypeFloat32 = 223, kSubtypeBit = 224, kSubtypeInt8 = 225, kSubtypeFloat16 = 226,
+                          kSubtypeBFloat16 = 227;
+unsigned SubtypeOf(ElemType t);
+// Function flags: reads subtypes of its arguments / sets the subtype of its result
+// (SQLITE_RESULT_SUBTYPE is 3.45+; older versions ignore the bit).
+inline constexpr int kReadsSubtype = SQLITE_SUBTYPE;
+inline constexpr int kSetsSubtype = 0x001000000;
+
+// A vector value of any element type: borrowed from the sqlite3_value or owned.
+struct TypedVector {
+  ElemType type = ElemType::kFloat32;
+  size_t dims = 0;
+  const uint8_t* data = nullptr;  // ElemBytes(type, dims) bytes
+  size_t bytes = 0;
+  std::vector<uint8_t> owned;
+  VectorBuf f32;  // float32 vectors: the elements (borrowed when aligned)
+};
+
+// The recognition rule, in one place: a BLOB tagged with a subtype above is of that type; an
+// untagged BLOB is of type `untagged` (float32, unless a constructor such as vec_int8 names the
+// type its bytes are); TEXT is a JSON array of numbers, encoded as `untagged` (so it must fit
+// that type). A BLOB with another subtype, NULL and numbers are errors. Checks the length, the
+// dimension cap and, for float types, that every element is finite.
+Status DecodeTypedValue(sqlite3_value* v, ElemType untagged, TypedVector* out);
+// The elements as float32 (exact for every numeric type; bit elements 0 or 1): float32 vectors
+// as they are, others decoded into scratch.
+std::span<const float> AsFloats(const TypedVector& v, VectorBuf* scratch);
+// Sets the result to a copy of the bytes, tagged with t's subtype.
+void ResultTyped(sqlite3_context* ctx, ElemType t, const uint8_t* bytes, size_t n_bytes);
 
 // Reads a vector argument: a float32 BLOB or JSON TEXT. NULL → kNull (nothing reported). On a bad
 // value reports "fn: argument N (name): ..." through ctx and returns kError.

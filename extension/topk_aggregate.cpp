@@ -289,7 +289,16 @@ void TopkStep(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     return;
   }
   int64_t id = sqlite3_value_int64(argv[0]);
-  // vector: a BLOB of the right length goes straight to AddRow (validated lazily, see Offer).
+  // vector: a BLOB of the right length goes straight to AddRow (validated lazily, see Offer);
+  // one tagged as another element type is refused (a float16 vector of 2n elements has the
+  // length of n floats).
+  if (t == SQLITE_BLOB && sqlite3_value_subtype(v) != 0 && sqlite3_value_subtype(v) != kSubtypeFloat32) {
+    VectorBuf tmp;
+    Status st = DecodeVectorValue(v, &tmp);
+    ResultError(ctx, st.WithPrefix("vec_topk: argument 2 (vector): "));
+    s->failed = true;
+    return;
+  }
   if (t == SQLITE_BLOB) {
     size_t bytes = static_cast<size_t>(sqlite3_value_bytes(v));
     const void* p = sqlite3_value_blob(v);
@@ -369,7 +378,7 @@ void TopkFinal(sqlite3_context* ctx) {
 }  // namespace
 
 int RegisterTopkAggregate(sqlite3* db) {
-  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS | kReadsSubtype;  // typed vectors are refused, never misread
   for (int nargs : {4, 5}) {
     int rc = sqlite3_create_function_v2(db, "vec_topk", nargs, flags, nullptr, nullptr, TopkStep, TopkFinal, nullptr);
     if (rc != SQLITE_OK) return rc;

@@ -82,7 +82,7 @@ TEST_F(VecFunctions, ErrorMessages) {
       {"SELECT vec_similarity('[1]', '[1]', 'l2')",
        "vec_similarity: argument 3 (metric): unknown metric 'l2': expected 'cosine' or 'dot'"},
       {"SELECT vec_distance('[1]', '[1]', 3)",
-       "vec_distance: argument 3 (metric): expected TEXT 'cosine', 'dot' or 'l2', found integer"},
+       "vec_distance: argument 3 (metric): expected TEXT 'cosine', 'dot', 'l2', 'hamming' or 'jaccard', found integer"},
       {"SELECT vec_dims(42)", "vec_dims: argument 1 (vector): expected a vector (float32 BLOB or JSON array TEXT), found integer"},
       {"SELECT vec_distance('[1]', 4.5)",
        "vec_distance: argument 2 (b): expected a vector (float32 BLOB or JSON array TEXT), found real"},
@@ -92,6 +92,185 @@ TEST_F(VecFunctions, ErrorMessages) {
   for (const Case& c : cases) EXPECT_EQ(Error(c.sql), c.message) << c.sql;
   // The connection stays usable after errors.
   EXPECT_EQ(Value("SELECT vec_dims('[1]')"), "1");
+}
+
+// ---- typed vectors (float16, bfloat16, int8, bit)
+
+TEST_F(VecFunctions, TypedConstructorsAndRoundTrips) {
+  EXPECT_EQ(Value("SELECT hex(vec_f16('[1, -2, 0.5]'))"), "003C00C00038");
+  EXPECT_EQ(Value("SELECT hex(vec_bf16('[1, -2]'))"), "803F00C0");
+  EXPECT_EQ(Value("SELECT hex(vec_int8('[1, -1, 127, -128]'))"), "01FF7F80");
+  EXPECT_EQ(Value("SELECT hex(vec_bit('[1,0,0,0,0,0,0,1, 0,1,0,0,0,0,0,0]'))"), "8102");  // bit i % 8 of byte i / 8
+  EXPECT_EQ(Value("SELECT hex(vec_f32('[1]'))"), "0000803F");
+  for (const auto& [expr, type] : std::vector<std::pair<std::string, std::string>>{
+           {"vec_f16('[1]')", "float16"},      {"vec_bf16('[1]')", "bfloat16"}, {"vec_int8('[1]')", "int8"},
+           {"vec_bit(X'01')", "bit"},          {"vec_f32('[1]')", "float32"},   {"X'0000803F'", "float32"},
+           {"'[1, 2]'", "float32"},            {"vec_quantize_int8('[0.5]')", "int8"},
+           {"vec_quantize_binary('[1,0,0,0,0,0,0,0]')", "bit"}, {"vec_normalize(vec_int8('[3, 4]'))", "float32"}}) {
+    EXPECT_EQ(Value("SELECT vec_type(" + expr + ")"), type) << expr;
+  }
+  // An untagged BLOB given to a constructor is that type's bytes; a tagged vector is converted.
+  EXPECT_EQ(Value("SELECT vec_json(vec_int8(X'FF02'))"), "[-1,2]");
+  EXPECT_EQ(Value("SELECT vec_json(vec_f16(X'003C0038'))"), "[1,0.5]");
+  EXPECT_EQ(Value("SELECT vec_json(vec_bit(X'05'))"), "[1,0,1,0,0,0,0,0]");
+  EXPECT_EQ(Value("SELECT vec_dims(vec_bit(X'FF00'))"), "16");
+  EXPECT_EQ(Value("SELECT vec_json(vec_f16(vec_int8('[3, -4]')))"), "[3,-4]");
+  EXPECT_EQ(Value("SELECT hex(vec_f32(vec_f16('[1]')))"), "0000803F");
+  EXPECT_EQ(Value("SELECT hex(vec_int8(vec_f32('[5, -6]')))"), "05FA");
+  EXPECT_EQ(Value("SELECT vec_json(vec_f32(vec_bit(X'03')))"), "[1,1,0,0,0,0,0,0]");
+  // Rounding to nearest even into the narrow float types; reading back gives the rounded value.
+  EXPECT_EQ(Value("SELECT vec_json(vec_f16('[0.1, 65519, 1e-8]'))"), "[0.099975586,65504,0]");
+  EXPECT_EQ(Value("SELECT vec_json(vec_bf16('[0.1, 3e38]'))"), "[0.100097656,3.0040553e+38]");
+  EXPECT_EQ(Value("SELECT vec_norm(vec_int8('[3, 4]'))"), "5.0");
+  // Quantizers: int8 = round(x · 127 / range) clamped to ±127 (ties to even); bit = sign.
+  EXPECT_EQ(Value("SELECT hex(vec_quantize_int8('[0.5, -1, 2, 0]'))"), "40817F00");
+  EXPECT_EQ(Value("SELECT hex(vec_quantize_int8('[5, -10]', 10))"), "4081");
+  EXPECT_EQ(Value("SELECT hex(vec_quantize_int8('[1]', 'UNIT'))"), "7F");
+  EXPECT_EQ(Value("SELECT vec_quantize_int8('[1]', NULL)"), "NULL");
+  EXPECT_EQ(Value("SELECT hex(vec_quantize_binary('[1,-1,0,2,0,0,0,0]'))"), "09");
+  EXPECT_EQ(Value("SELECT hex(vec_quantize_binary(vec_int8('[1,-1,0,2,0,0,0,0]')))"), "09");
+  for (const char* f : {"vec_f16", "vec_bf16", "vec_int8", "vec_bit", "vec_type", "vec_quantize_int8",
+                        "vec_quantize_binary"}) {
+    EXPECT_EQ(Value(std::string("SELECT ") + f + "(NULL)"), "NULL") << f;
+  }
+  // Stored, a BLOB loses its tag: read back untagged (float32) unless its type is said.
+  Exec("CREATE TABLE s(v BLOB)");
+  Exec("INSERT INTO s VALUES (vec_int8('[1, 2, 3, 4]'))");
+  EXPECT_EQ(Value("SELECT vec_type(v) FROM s"), "float32");
+  EXPECT_EQ(Value("SELECT vec_dims(v) FROM s"), "1");
+  EXPECT_EQ(Value("SELECT vec_json(vec_int8(v)) FROM s"), "[1,2,3,4]");
+  EXPECT_EQ(Value("SELECT vec_distance(vec_int8(v), vec_int8('[1, 2, 3, 6]')) FROM s"), "2.0");
+}
+
+TEST_F(VecFunctions, TypedMetrics) {
+  EXPECT_EQ(Value("SELECT vec_distance(vec_int8('[1, 2]'), vec_int8('[4, 6]'))"), "5.0");
+  EXPECT_EQ(Value("SELECT vec_distance(vec_f16('[1, 0]'), vec_f16('[0, 1]'), 'cosine')"), "1.0");
+  EXPECT_EQ(Value("SELECT vec_similarity(vec_bf16('[1, 2]'), vec_bf16('[3, 4]'), 'dot')"), "11.0");
+  EXPECT_EQ(Value("SELECT vec_distance(vec_bit(X'0F'), vec_bit(X'F1'))"), "7.0");  // hamming by default
+  EXPECT_EQ(Value("SELECT vec_distance(vec_bit(X'0F'), vec_bit(X'F1'), 'HAMMING')"), "7.0");
+  EXPECT_EQ(Value("SELECT vec_distance(vec_bit(X'0F'), vec_bit(X'03'), 'jaccard')"), "0.5");
+  EXPECT_EQ(Value("SELECT vec_similarity(vec_bit(X'0F'), vec_bit(X'03'))"), "0.5");  // jaccard
+  EXPECT_EQ(Value("SELECT vec_distance(vec_bit(X'00'), vec_bit(X'00'), 'jaccard')"), "0.0");
+  // Every metric of every numeric type against a float64 loop over the stored (rounded) elements.
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-3, 3);
+  std::uniform_int_distribution<int> ui(-128, 127);
+  for (const char* type : {"vec_f16", "vec_bf16", "vec_int8", "vec_f32"}) {
+    for (int dims : {1, 7, 64, 301}) {
+      auto make = [&] {
+        std::string j = "[";
+        for (int i = 0; i < dims; ++i) {
+          j += (i ? "," : "") + (std::string(type) == "vec_int8" ? std::to_string(ui(rng)) : std::to_string(u(rng)));
+        }
+        return j + "]";
+      };
+      const std::string a = make(), b = make();
+      auto elems = [&](const std::string& j) {
+        std::string back = Value("SELECT vec_json(" + std::string(type) + "('" + j + "'))");
+        std::vector<double> v;
+        for (size_t p = 1; p < back.size();) {
+          size_t q = back.find_first_of(",]", p);
+          v.push_back(std::stod(back.substr(p, q - p)));
+          p = q + 1;
+        }
+        return v;
+      };
+      const std::vector<double> x = elems(a), y = elems(b);
+      ASSERT_EQ(x.size(), static_cast<size_t>(dims));
+      double dot = 0, nx = 0, ny = 0, l2 = 0;
+      for (int i = 0; i < dims; ++i) {
+        dot += x[i] * y[i];
+        nx += x[i] * x[i];
+        ny += y[i] * y[i];
+        l2 += (x[i] - y[i]) * (x[i] - y[i]);
+      }
+      const double want[3] = {std::sqrt(l2), -dot, 1 - dot / std::sqrt(nx * ny)};
+      const char* metrics[3] = {"l2", "dot", "cosine"};
+      for (int m = 0; m < 3; ++m) {
+        const std::string sql = "SELECT vec_distance(" + std::string(type) + "('" + a + "'), " + type + "('" + b +
+                                "'), '" + metrics[m] + "')";
+        const double got = std::stod(Value(sql));
+        EXPECT_NEAR(got, want[m], 2e-6 * (1 + std::fabs(want[m])) * std::sqrt(dims)) << type << " " << metrics[m] << " " << dims;
+      }
+    }
+  }
+}
+
+TEST_F(VecFunctions, TypedErrors) {
+  struct Case {
+    const char* sql;
+    const char* message;
+  } cases[] = {
+      {"SELECT vec_f16('[1, 70000]')", "vec_f16: argument 1 (vector): element 1 is 70000: beyond float16's range (largest ±65504)"},
+      {"SELECT vec_bf16('[1e39]')",
+       "vec_bf16: argument 1 (vector): element 0 is out of range: '1e39' does not fit float32 (largest magnitude "
+       "3.4028235e+38)"},
+      {"SELECT vec_bf16('[3.3962e38]')",
+       "vec_bf16: argument 1 (vector): element 0 is 3.3962e+38: beyond bfloat16's range (largest ±3.3895314e38)"},
+      {"SELECT vec_int8('[1.5]')",
+       "vec_int8: argument 1 (vector): element 0 is 1.5: an int8 element must be an integer in -128..127 "
+       "(vec_quantize_int8 scales and rounds)"},
+      {"SELECT vec_int8('[-129]')",
+       "vec_int8: argument 1 (vector): element 0 is -129: an int8 element must be an integer in -128..127 "
+       "(vec_quantize_int8 scales and rounds)"},
+      {"SELECT vec_bit('[1, 0]')", "vec_bit: argument 1 (vector): a bit vector's dimension must be a multiple of 8, found 2 elements"},
+      {"SELECT vec_bit('[2,0,0,0,0,0,0,0]')",
+       "vec_bit: argument 1 (vector): element 0 is 2: a bit element must be 0 or 1 (vec_quantize_binary takes signs)"},
+      {"SELECT vec_f16(X'007C')", "vec_f16: argument 1 (vector): element 0 is infinite: expected a finite number"},
+      {"SELECT vec_bf16(X'C17F')", "vec_bf16: argument 1 (vector): element 0 is NaN: expected a finite number"},
+      {"SELECT vec_f16(X'00')",
+       "vec_f16: argument 1 (vector): BLOB of 1 bytes is not a float16 vector: length must be a multiple of 2"},
+      {"SELECT vec_int8(X'')", "vec_int8: argument 1 (vector): empty vector: expected at least 1 element"},
+      {"SELECT vec_int8(vec_f16('[0.5]'))",
+       "vec_int8: argument 1 (vector): converting a float16 vector to int8: element 0 is 0.5: an int8 element must be "
+       "an integer in -128..127 (vec_quantize_int8 scales and rounds)"},
+      {"SELECT vec_f16(vec_f32('[1e6]'))",
+       "vec_f16: argument 1 (vector): converting a float32 vector to float16: element 0 is 1e+06: beyond float16's "
+       "range (largest ±65504)"},
+      {"SELECT vec_int8(42)", "vec_int8: argument 1 (vector): expected a vector (float32 BLOB or JSON array TEXT), found integer"},
+      {"SELECT vec_distance(vec_int8('[1,2,3,4]'), X'0000803F')",
+       "vec_distance: type mismatch: a is int8, b is float32 (an untagged BLOB or a JSON array is float32: say the "
+       "type of a stored BLOB with vec_f16(), vec_bf16(), vec_int8() or vec_bit(), or convert one side)"},
+      {"SELECT vec_similarity(vec_f16('[1,2]'), vec_bf16('[1,2]'))",
+       "vec_similarity: type mismatch: a is float16, b is bfloat16 (an untagged BLOB or a JSON array is float32: say "
+       "the type of a stored BLOB with vec_f16(), vec_bf16(), vec_int8() or vec_bit(), or convert one side)"},
+      {"SELECT vec_distance(vec_bit(X'01'), vec_bit(X'03'), 'l2')",
+       "vec_distance: argument 3 (metric): 'l2' is not a metric of bit vectors: expected 'hamming' or 'jaccard'"},
+      {"SELECT vec_similarity(vec_bit(X'01'), vec_bit(X'03'), 'hamming')",
+       "vec_similarity: argument 3 (metric): 'hamming' is not a metric of bit vectors: expected 'jaccard'"},
+      {"SELECT vec_distance(vec_int8('[1]'), vec_int8('[2]'), 'hamming')",
+       "vec_distance: argument 3 (metric): 'hamming' is a metric of bit vectors; a and b are int8 vectors"},
+      {"SELECT vec_distance(vec_bit(X'01'), vec_bit(X'0300'))", "vec_distance: dimension mismatch: left has 8, right has 16"},
+      {"SELECT vec_quantize_int8('[1]', 0)",
+       "vec_quantize_int8: argument 2 (range): range must be a finite number > 0, found 0"},
+      {"SELECT vec_quantize_int8('[1]', -1e400)",
+       "vec_quantize_int8: argument 2 (range): range must be a finite number > 0, found -inf"},
+      {"SELECT vec_quantize_int8('[1]', 'half')",
+       "vec_quantize_int8: argument 2 (range): expected a number > 0 or 'unit', found 'half'"},
+      {"SELECT vec_quantize_int8('[1]', X'00')",
+       "vec_quantize_int8: argument 2 (range): expected a number > 0 or 'unit', found blob"},
+      {"SELECT vec_quantize_int8(vec_bit(X'01'))",
+       "vec_quantize_int8: argument 1 (vector): expected a numeric vector, found a bit vector"},
+      {"SELECT vec_quantize_binary('[1, 2, 3]')",
+       "vec_quantize_binary: argument 1 (vector): a bit vector's dimension must be a multiple of 8, found 3 elements"},
+      {"SELECT vec_topk(1, vec_f16('[1,2]'), '[1]', 1)",
+       "vec_topk: argument 2 (vector): expected a float32 vector, found float16 (vec_f32() converts it)"},
+      {"SELECT vec_topk(1, '[1]', vec_int8('[1,2,3,4]'), 1)",
+       "vec_topk: argument 3 (query): expected a float32 vector, found int8 (vec_f32() converts it)"},
+  };
+  for (const Case& c : cases) EXPECT_EQ(Error(c.sql), c.message) << c.sql;
+}
+
+// A typed value where a float32 vector is stored is refused, never misread: a float16 vector of
+// 8 elements has the 16 bytes of a float32 vector of 4.
+TEST_F(VecFunctions, TypedValuesAreNotMisreadByFloatColumns) {
+  Exec("CREATE VIRTUAL TABLE h USING hnsw_knn(dim=4)");
+  EXPECT_EQ(Error("INSERT INTO h(rowid, vector) VALUES (1, vec_f16('[1,2,3,4,5,6,7,8]'))"),
+            "hnsw_knn: column vector of row 1: expected a float32 vector, found float16 (vec_f32() converts it)");
+  Exec("INSERT INTO h(rowid, vector) VALUES (1, vec_f32(vec_f16('[1,2,3,4]')))");
+  EXPECT_EQ(Error("SELECT rowid FROM h WHERE vector MATCH vec_bf16('[1,2,3,4,5,6,7,8]') AND k = 1"),
+            "hnsw_knn: MATCH query: expected a float32 vector, found bfloat16 (vec_f32() converts it)");
+  EXPECT_EQ(Value("SELECT rowid FROM h WHERE vector MATCH vec_f32(vec_int8('[1,2,3,4]')) AND k = 1"), "1");
 }
 
 // ---- vec_topk
