@@ -1,5 +1,7 @@
 #include "extension/sql_util.h"
 
+#include "kernels/cpu/distance.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -200,6 +202,13 @@ Status DecodeTypedValue(sqlite3_value* v, ElemType untagged, TypedVector* out) {
 std::span<const float> AsFloats(const TypedVector& v, VectorBuf* scratch) {
   if (v.type == ElemType::kFloat32) return v.f32.view();
   float* f = scratch->Own(v.dims);
+  if (v.type == ElemType::kFloat16 || v.type == ElemType::kBFloat16) {  // checked finite when decoded
+    std::vector<uint16_t> h(v.dims);
+    std::memcpy(h.data(), v.data, v.dims * 2);
+    const kernels::KernelTable& kt = kernels::Kernels();
+    (v.type == ElemType::kFloat16 ? kt.f16_to_f32 : kt.bf16_to_f32)(h.data(), v.dims, f);
+    return scratch->view();
+  }
   (void)DecodeElems(v.type, v.data, v.dims, f);  // cannot fail: DecodeTypedValue checked the elements
   return scratch->view();
 }

@@ -286,6 +286,13 @@ void Binary(sqlite3_context* ctx, int argc, sqlite3_value** argv, const char* fn
     }
     metric = *m;
   }
+  if (a.type == ElemType::kInt8) {  // exact in integers, rounded once
+    const auto* ia = reinterpret_cast<const int8_t*>(a.data);
+    const auto* ib = reinterpret_cast<const int8_t*>(b.data);
+    sqlite3_result_double(ctx, similarity ? PairSimilarityI8(metric, ia, ib, a.dims)
+                                          : PairDistanceI8(metric, ia, ib, a.dims));
+    return;
+  }
   VectorBuf sa, sb;
   std::span<const float> fa = AsFloats(a, &sa), fb = AsFloats(b, &sb);
   // The float32 value vec_topk ranks by and hnsw_knn reports (engine/vector/distance.h).

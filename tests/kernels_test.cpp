@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -235,6 +236,59 @@ TEST_P(KernelsTest, DotU8Gather) {
       if (HasFailure()) return;
     }
   }
+}
+
+// The typed kernels are exact: every table equals the scalar reference bit for bit, on every
+// dimension 1..1100, on unaligned buffers of exactly the needed size, and at the extremes.
+TEST_P(KernelsTest, TypedKernelsEqualTheScalarReference) {
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (size_t dims = 1; dims <= 1100; ++dims) {
+    SCOPED_TRACE("dims=" + std::to_string(dims));
+    // One extra byte in front so that nothing is aligned; exact sizes so ASan sees an overread.
+    std::vector<uint8_t> a(dims + 1), b(dims + 1);
+    for (auto& x : a) x = static_cast<uint8_t>(byte(rng));
+    for (auto& x : b) x = static_cast<uint8_t>(byte(rng));
+    const auto* ia = reinterpret_cast<const int8_t*>(a.data() + 1);
+    const auto* ib = reinterpret_cast<const int8_t*>(b.data() + 1);
+    int64_t dot = 0, l2 = 0;
+    for (size_t i = 0; i < dims; ++i) {
+      dot += static_cast<int64_t>(ia[i]) * ib[i];
+      l2 += (static_cast<int64_t>(ia[i]) - ib[i]) * (static_cast<int64_t>(ia[i]) - ib[i]);
+    }
+    ASSERT_EQ(table_->dot_i8(ia, ib, dims), dot);
+    ASSERT_EQ(table_->l2sq_i8(ia, ib, dims), static_cast<uint64_t>(l2));
+    ASSERT_EQ(table_->hamming(a.data() + 1, b.data() + 1, dims), ref_.hamming(a.data() + 1, b.data() + 1, dims));
+    // float16 / bfloat16: random finite patterns (exponent 31 / 255 excluded), plus ±0 and subnormals.
+    std::vector<uint16_t> h(dims + 1), bf(dims + 1);
+    for (size_t i = 0; i <= dims; ++i) {
+      h[i] = static_cast<uint16_t>(rng() % 0x7c00u) | static_cast<uint16_t>((rng() & 1u) << 15);
+      bf[i] = static_cast<uint16_t>(rng() % 0x7f80u) | static_cast<uint16_t>((rng() & 1u) << 15);
+      if (i % 97 == 0) h[i] = bf[i] = static_cast<uint16_t>(i % 2 ? 0x8000u : 0x0001u);
+    }
+    std::vector<float> got(dims), want(dims);
+    table_->f16_to_f32(h.data() + 1, dims, got.data());
+    ref_.f16_to_f32(h.data() + 1, dims, want.data());
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), dims * 4));
+    table_->bf16_to_f32(bf.data() + 1, dims, got.data());
+    ref_.bf16_to_f32(bf.data() + 1, dims, want.data());
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), dims * 4));
+  }
+  // The largest dimension at the extremes: −128 · −128 and (127 − −128)² summed 65 536 times.
+  const size_t big = 65536;
+  std::vector<int8_t> lo(big, -128), hi(big, 127);
+  EXPECT_EQ(table_->dot_i8(lo.data(), lo.data(), big), int64_t{16384} * big);
+  EXPECT_EQ(table_->dot_i8(lo.data(), hi.data(), big), int64_t{-16256} * static_cast<int64_t>(big));
+  EXPECT_EQ(table_->l2sq_i8(lo.data(), hi.data(), big), uint64_t{65025} * big);
+  std::vector<uint8_t> zeros(8192, 0), ones(8192, 0xff);
+  EXPECT_EQ(table_->hamming(zeros.data(), ones.data(), 8192), 65536u);
+  // Reference values of the conversions.
+  const uint16_t h3[3] = {0x3c00, 0xfbff, 0x0001};
+  float f3[3];
+  table_->f16_to_f32(h3, 3, f3);
+  EXPECT_EQ(f3[0], 1.0f);
+  EXPECT_EQ(f3[1], -65504.0f);
+  EXPECT_EQ(f3[2], std::ldexp(1.0f, -24));
 }
 
 TEST_P(KernelsTest, Multi) {

@@ -132,4 +132,31 @@ void BatchDistances(const kernels::KernelTable& kt, Metric metric, const float* 
   }
 }
 
+namespace {
+
+double CosineI8(const kernels::KernelTable& kt, const int8_t* a, const int8_t* b, size_t dims) {
+  const double na = kt.dot_i8(a, a, dims), nb = kt.dot_i8(b, b, dims);
+  if (na == 0 || nb == 0) return 0.0;
+  const double c = static_cast<double>(kt.dot_i8(a, b, dims)) / std::sqrt(na * nb);
+  return std::fmin(1.0, std::fmax(-1.0, c));
+}
+
+}  // namespace
+
+float PairDistanceI8(Metric metric, const int8_t* a, const int8_t* b, size_t dims) {
+  const kernels::KernelTable& kt = kernels::Kernels();
+  switch (metric) {
+    case Metric::kCosine: return static_cast<float>(1.0 - CosineI8(kt, a, b, dims));
+    case Metric::kDot: return kernels::DotDistance(static_cast<float>(kt.dot_i8(a, b, dims)));
+    case Metric::kL2: return static_cast<float>(std::sqrt(static_cast<double>(kt.l2sq_i8(a, b, dims))));
+  }
+  return 0.0f;
+}
+
+float PairSimilarityI8(Metric metric, const int8_t* a, const int8_t* b, size_t dims) {
+  const kernels::KernelTable& kt = kernels::Kernels();
+  if (metric == Metric::kDot) return static_cast<float>(kt.dot_i8(a, b, dims));
+  return static_cast<float>(CosineI8(kt, a, b, dims));
+}
+
 }  // namespace vecgraph

@@ -26,6 +26,10 @@ namespace vecgraph {
 float PairDistance(Metric metric, const float* a, const float* b, size_t dims);
 // metric must be cosine or dot. 1 − cosine distance, or a·b (= −dot distance).
 float PairSimilarity(Metric metric, const float* a, const float* b, size_t dims);
+// int8 vectors: Σ a·b, Σ (a − b)² and the norms exactly in integers (kernels dot_i8 / l2sq_i8),
+// then the metric in double, rounded once to float32 (zero vectors: cosine similarity 0).
+float PairDistanceI8(Metric metric, const int8_t* a, const int8_t* b, size_t dims);
+float PairSimilarityI8(Metric metric, const int8_t* a, const int8_t* b, size_t dims);
 // |a|: float32 kernels when that is exact enough, else double (no under- or overflow for any
 // finite float input). 0 only for a zero vector.
 double Norm(const float* a, size_t dims);

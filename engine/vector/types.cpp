@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "engine/vector/codec.h"
+#include "kernels/cpu/distance.h"
+#include "kernels/cpu/elem_math.h"
 
 namespace vecgraph {
 
@@ -100,16 +102,8 @@ uint16_t F32ToF16(float f) {
   return static_cast<uint16_t>(sign | (r >> 13));
 }
 
-float F16ToF32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  if (e == 0) {
-    const float v = static_cast<float>(m) * (1.0f / 16777216.0f);  // exact: m · 2^-24
-    return FromBits(Bits(v) | sign);
-  }
-  if (e == 31) return FromBits(sign | 0x7f800000u | (m << 13));  // inf / NaN (refused by decoders)
-  return FromBits(sign | ((e + 112) << 23) | (m << 13));
-}
+float F16ToF32(uint16_t h) { return kernels::HalfToFloat(h); }
+float BF16ToF32(uint16_t b) { return kernels::BFloatToFloat(b); }
 
 uint16_t F32ToBF16(float f) {
   const uint32_t x = Bits(f);
@@ -229,16 +223,7 @@ Status QuantizeBinary(std::span<const float> v, std::vector<uint8_t>* out) {
 }
 
 uint64_t HammingDistance(const uint8_t* a, const uint8_t* b, size_t n_bytes) {
-  uint64_t d = 0;
-  size_t i = 0;
-  for (; i + 8 <= n_bytes; i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    d += static_cast<uint64_t>(__builtin_popcountll(x ^ y));
-  }
-  for (; i < n_bytes; ++i) d += static_cast<uint64_t>(__builtin_popcount(static_cast<unsigned>(a[i] ^ b[i])));
-  return d;
+  return kernels::Kernels().hamming(a, b, n_bytes);
 }
 
 double JaccardDistance(const uint8_t* a, const uint8_t* b, size_t n_bytes) {

@@ -49,7 +49,7 @@ StatusOr<size_t> DimsOfBytes(ElemType t, size_t n_bytes);
 uint16_t F32ToF16(float f);
 float F16ToF32(uint16_t h);
 uint16_t F32ToBF16(float f);
-inline float BF16ToF32(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+float BF16ToF32(uint16_t b);
 
 // Encodes float32 elements as type t into out (resized to ElemBytes). Errors as described above.
 Status EncodeElems(ElemType t, std::span<const float> v, std::vector<uint8_t>* out);

@@ -54,6 +54,15 @@ struct KernelTable {
   // One float query against n rows of 8-bit codes at arbitrary addresses: out[i] = Σ_j q[j]·rows[i][j]
   // (the code-space dot product behind the HNSW search codes; see engine/hnsw/hnsw_codes.h).
   void (*dot_u8_gather)(const float* q, const uint8_t* const* rows, size_t n, size_t dims, float* out);
+  // Compact element types (typed_kernels.hpp): exact results, identical in every table.
+  // int8: Σ a·b and Σ (a − b)², exact for dims ≤ 65 536 (elem_math.h).
+  int32_t (*dot_i8)(const int8_t* a, const int8_t* b, size_t dims);
+  uint32_t (*l2sq_i8)(const int8_t* a, const int8_t* b, size_t dims);
+  // float16 / bfloat16 elements to float32 (exact).
+  void (*f16_to_f32)(const uint16_t* in, size_t n, float* out);
+  void (*bf16_to_f32)(const uint16_t* in, size_t n, float* out);
+  // Packed bits: the number of differing bits over n_bytes.
+  uint64_t (*hamming)(const uint8_t* a, const uint8_t* b, size_t n_bytes);
 };
 
 // The scalar reference table (always available).

@@ -5,9 +5,9 @@
 //   AVX2+FMA, AVX-512; aarch64: NEON) and `__builtin_cpu_supports` says the CPU *and the OS*
 //   can run it (libgcc checks XCR0 for the AVX/AVX-512 register state; xsimd 8.1's detection
 //   does not):
-//     avx512  avx512f + avx512cd + avx512dq + avx512bw
-//     avx2    avx2 + fma
-//     sse4.2  sse4.2
+//     avx512  avx512f + avx512cd + avx512dq + avx512bw + f16c + popcnt
+//     avx2    avx2 + fma + f16c + popcnt (the typed kernels' conversions and bit counts)
+//     sse4.2  sse4.2 + popcnt
 //     sse2    sse2 (always on x86-64)
 //     neon    always on aarch64
 //     scalar  always
@@ -51,10 +51,13 @@ bool CpuHas(Isa isa) {
   __builtin_cpu_init();
   switch (isa) {
     case Isa::kSse2: return __builtin_cpu_supports("sse2");
-    case Isa::kSse42: return __builtin_cpu_supports("sse4.2");
-    case Isa::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::kSse42: return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt");
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
+             __builtin_cpu_supports("popcnt");
     case Isa::kAvx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+      return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("popcnt") &&
+             __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
     default: return false;
   }

@@ -4,6 +4,7 @@
 // tested against (tests/kernels_test.cpp), and the fallback when no SIMD table can run. Built with
 // -fno-tree-vectorize so it stays the plain reference it claims to be.
 #include "kernels/cpu/distance.h"
+#include "kernels/cpu/typed_kernels.hpp"
 
 namespace vecgraph::kernels {
 namespace {
@@ -85,6 +86,11 @@ constexpr KernelTable kScalarTable{
     /* dot_gather */ &DotGather,
     /* l2sq_gather */ &L2SqGather,
     /* dot_u8_gather */ &DotU8Gather,
+    /* dot_i8 */ &DotI8,
+    /* l2sq_i8 */ &L2SqI8,
+    /* f16_to_f32 */ &F16ToF32,
+    /* bf16_to_f32 */ &BF16ToF32,
+    /* hamming */ &Hamming,
 };
 
 }  // namespace

@@ -36,6 +36,7 @@
 #endif
 
 #include "kernels/cpu/distance.h"
+#include "kernels/cpu/typed_kernels.hpp"
 
 // GCC 12's AVX-512 intrinsics use _mm512_undefined_ps() and warn "'__Y' is used uninitialized"
 // once inlined here (GCC bug 105593, fixed in later releases): a false positive.
@@ -522,6 +523,11 @@ constexpr KernelTable MakeKernelTable(Isa isa) {
       /* dot_gather */ &DotGather<A>,
       /* l2sq_gather */ &L2SqGather<A>,
       /* dot_u8_gather */ &DotU8Gather<A>,
+      /* dot_i8 */ &DotI8,
+      /* l2sq_i8 */ &L2SqI8,
+      /* f16_to_f32 */ &F16ToF32,
+      /* bf16_to_f32 */ &BF16ToF32,
+      /* hamming */ &Hamming,
   };
 }
 
