@@ -76,6 +76,14 @@ struct TopkState {
   std::vector<int64_t> ids;
   std::vector<float> dists;
   kernels::TopK topk;
+  // A typed query (float16, bfloat16, int8, bit): every row is of its type and is scored on the
+  // CPU by the typed kernels as it arrives (TypedRow); no executor windows.
+  bool typed = false;
+  ElemType elem = ElemType::kFloat32;
+  std::vector<uint8_t> qbytes;  // the query's bytes (int8 / bit)
+  bool jaccard = false;         // bit: 'jaccard' instead of 'hamming'
+  VectorBuf row_f32;            // float16 / bfloat16 rows as float32
+  std::vector<uint16_t> row_u16;
 };
 
 // The aggregate context holds a pointer to the C++ state.
@@ -218,6 +226,141 @@ bool AddRow(sqlite3_context* ctx, TopkState* s, const float* row, int64_t id) {
   return true;
 }
 
+// The typed form: vec_topk(id, vector, vec_int8(:q) | vec_f16(:q) | … , k [, metric]). Rows are of
+// the query's type: tagged with it, or untagged BLOBs (a stored column) read as that type — the
+// query names the type, as a constructor does (docs/reference.md, Vector types); a row tagged
+// with another type is an error. Metrics: cosine (default), dot, l2 for the numeric types;
+// hamming (default) or jaccard for bit. Distances are vec_distance's on the same two vectors.
+bool StartTyped(sqlite3_context* ctx, TopkState* s, int argc, sqlite3_value** argv) {
+  TypedVector q;
+  Status st = DecodeTypedValue(argv[2], ElemType::kFloat32, &q);
+  if (!st.ok()) {
+    ResultError(ctx, st.WithPrefix("vec_topk: argument 3 (query): "));
+    return false;
+  }
+  s->elem = q.type;
+  s->dims = q.dims;
+  std::string metric;
+  if (argc > 4) {
+    if (sqlite3_value_type(argv[4]) != SQLITE_TEXT) {
+      ResultError(ctx, StrFormat("vec_topk: argument 5 (metric): expected TEXT %s, found %s",
+                                 q.type == ElemType::kBit ? "'hamming' or 'jaccard'" : "'cosine', 'dot' or 'l2'",
+                                 TypeName(argv[4])));
+      return false;
+    }
+    metric = reinterpret_cast<const char*>(sqlite3_value_text(argv[4]));
+  }
+  if (q.type == ElemType::kBit) {
+    s->jaccard = sqlite3_stricmp(metric.c_str(), "jaccard") == 0;
+    if (!metric.empty() && !s->jaccard && sqlite3_stricmp(metric.c_str(), "hamming") != 0) {
+      ResultError(ctx, StrFormat("vec_topk: argument 5 (metric): '%.64s' is not a metric of bit vectors: expected "
+                                 "'hamming' or 'jaccard'",
+                                 metric.c_str()));
+      return false;
+    }
+  } else if (!metric.empty()) {
+    auto m = ParseMetric(metric, true);
+    if (!m.ok()) {
+      ResultError(ctx, m.status().WithPrefix("vec_topk: argument 5 (metric): "));
+      return false;
+    }
+    s->metric = *m;
+  }
+  s->qbytes.assign(q.data, q.data + q.bytes);
+  VectorBuf scratch;
+  std::span<const float> qf = AsFloats(q, &scratch);
+  s->query.assign(qf.begin(), qf.end());
+  s->query_norm = static_cast<float>(Norm(s->query.data(), s->dims));
+  for (int a = 2; a < std::min(argc, 5); ++a) s->first_args[a - 2] = ArgSnapshot::Of(argv[a]);
+  s->kt = &kernels::Kernels();
+  s->topk = kernels::TopK(s->k);
+  s->typed = true;
+  s->started = true;
+  return true;
+}
+
+// Reports a bad row of a typed vec_topk.
+void TypedRowError(sqlite3_context* ctx, TopkState* s, int64_t id, const Status& st) {
+  ResultError(ctx, st.WithPrefix(StrFormat("vec_topk: argument 2 (vector) of row id %lld: ", static_cast<long long>(id))));
+  s->failed = true;
+}
+
+// One row of a typed vec_topk. An untagged (or same-type) BLOB of the right length takes the
+// fast path: converted (float16 / bfloat16) or read in place (int8 / bit) and scored, its
+// elements checked only when the distance is not finite (a NaN or infinity pattern), as float32
+// rows are; anything else goes through DecodeTypedValue for the checks and the message.
+bool TypedRow(sqlite3_context* ctx, TopkState* s, sqlite3_value* v, int64_t id) {
+  const unsigned sub = sqlite3_value_type(v) == SQLITE_BLOB ? sqlite3_value_subtype(v) : ~0u;
+  if ((sub == 0 || sub == SubtypeOf(s->elem)) &&
+      static_cast<size_t>(sqlite3_value_bytes(v)) == ElemBytes(s->elem, s->dims)) {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_value_blob(v));
+    if (p == nullptr) {
+      sqlite3_result_error_nomem(ctx);
+      s->failed = true;
+      return false;
+    }
+    float d;
+    if (s->elem == ElemType::kInt8) {
+      d = PairDistanceI8(s->metric, reinterpret_cast<const int8_t*>(s->qbytes.data()), reinterpret_cast<const int8_t*>(p),
+                         s->dims);
+    } else if (s->elem == ElemType::kBit) {
+      const size_t nb = s->dims / 8;
+      d = s->jaccard ? static_cast<float>(JaccardDistance(s->qbytes.data(), p, nb))
+                     : static_cast<float>(s->kt->hamming(s->qbytes.data(), p, nb));
+    } else {
+      s->row_u16.resize(s->dims);
+      std::memcpy(s->row_u16.data(), p, s->dims * 2);
+      float* f = s->row_f32.Own(s->dims);
+      (s->elem == ElemType::kFloat16 ? s->kt->f16_to_f32 : s->kt->bf16_to_f32)(s->row_u16.data(), s->dims, f);
+      d = RowDistance(*s->kt, s->metric, s->query.data(), s->query_norm, f, s->dims);
+      if (!std::isfinite(d)) {
+        std::vector<float> tmp(s->dims);
+        Status st = DecodeElems(s->elem, p, s->dims, tmp.data());
+        if (!st.ok()) {
+          TypedRowError(ctx, s, id, st);
+          return false;
+        }
+      }
+    }
+    if (d <= s->topk.bound()) s->topk.Push(d, id);
+    return true;
+  }
+  TypedVector r;
+  Status st = DecodeTypedValue(v, s->elem, &r);
+  if (st.ok() && r.type != s->elem) {
+    st = Status::InvalidArgument(
+        StrFormat("expected a vector of the query's type (%s), found %s", ElemTypeName(s->elem), ElemTypeName(r.type)));
+  }
+  if (st.ok() && r.dims != s->dims) {
+    st = Status::InvalidArgument(StrFormat("dimension mismatch: the row has %zu, the query has %zu", r.dims, s->dims));
+  }
+  if (!st.ok()) {
+    TypedRowError(ctx, s, id, st);
+    return false;
+  }
+  float d;
+  switch (s->elem) {
+    case ElemType::kInt8:
+      d = PairDistanceI8(s->metric, reinterpret_cast<const int8_t*>(s->qbytes.data()),
+                         reinterpret_cast<const int8_t*>(r.data), s->dims);
+      break;
+    case ElemType::kBit:
+      d = s->jaccard ? static_cast<float>(JaccardDistance(s->qbytes.data(), r.data, r.bytes))
+                     : static_cast<float>(s->kt->hamming(s->qbytes.data(), r.data, r.bytes));
+      break;
+    default: {  // float16 / bfloat16: the float32 values of the elements (checked finite on decode)
+      s->row_u16.resize(s->dims);
+      std::memcpy(s->row_u16.data(), r.data, s->dims * 2);
+      float* f = s->row_f32.Own(s->dims);
+      (s->elem == ElemType::kFloat16 ? s->kt->f16_to_f32 : s->kt->bf16_to_f32)(s->row_u16.data(), s->dims, f);
+      d = RowDistance(*s->kt, s->metric, s->query.data(), s->query_norm, f, s->dims);
+      break;
+    }
+  }
+  if (d <= s->topk.bound()) s->topk.Push(d, id);
+  return true;
+}
+
 bool Start(sqlite3_context* ctx, TopkState* s, int argc, sqlite3_value** argv) {
   // k: an integer >= 1 (an integral REAL too: JS drivers bind numbers as REAL)
   int64_t k = 0;
@@ -227,6 +370,10 @@ bool Start(sqlite3_context* ctx, TopkState* s, int argc, sqlite3_value** argv) {
     return false;
   }
   s->k = static_cast<size_t>(k);
+  // A tagged query of another type than float32 makes the aggregate typed (see TypedRow).
+  if (sqlite3_value_type(argv[2]) == SQLITE_BLOB && sqlite3_value_subtype(argv[2]) != 0 &&
+      sqlite3_value_subtype(argv[2]) != kSubtypeFloat32)
+    return StartTyped(ctx, s, argc, argv);
   // metric
   if (argc > 4) {
     ReadResult rm = ReadMetric(ctx, kFn, 4, argv[4], true, &s->metric);
@@ -289,6 +436,10 @@ void TopkStep(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     return;
   }
   int64_t id = sqlite3_value_int64(argv[0]);
+  if (s->typed) {
+    TypedRow(ctx, s, v, id);
+    return;
+  }
   // vector: a BLOB of the right length goes straight to AddRow (validated lazily, see Offer);
   // one tagged as another element type is refused (a float16 vector of 2n elements has the
   // length of n floats).
@@ -352,7 +503,7 @@ void TopkFinal(sqlite3_context* ctx) {
     return;
   }
   if (s->failed) return;  // the error was already reported by xStep
-  if (!CloseWindow(ctx, s)) return;
+  if (!s->typed && !CloseWindow(ctx, s)) return;
   std::string out = "[";
   bool first = true;
   char buf[32];

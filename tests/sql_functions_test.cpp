@@ -255,8 +255,8 @@ TEST_F(VecFunctions, TypedErrors) {
        "vec_quantize_binary: argument 1 (vector): a bit vector's dimension must be a multiple of 8, found 3 elements"},
       {"SELECT vec_topk(1, vec_f16('[1,2]'), '[1]', 1)",
        "vec_topk: argument 2 (vector): expected a float32 vector, found float16 (vec_f32() converts it)"},
-      {"SELECT vec_topk(1, '[1]', vec_int8('[1,2,3,4]'), 1)",
-       "vec_topk: argument 3 (query): expected a float32 vector, found int8 (vec_f32() converts it)"},
+      {"SELECT vec_topk(1, '[1]', vec_int8('[1,2,3,4]'), 1)",  // a typed query reads rows as its type
+       "vec_topk: argument 2 (vector) of row id 1: dimension mismatch: the row has 1, the query has 4"},
   };
   for (const Case& c : cases) EXPECT_EQ(Error(c.sql), c.message) << c.sql;
 }
@@ -376,6 +376,72 @@ TEST_F(VecTopk, JsonVectorsAndCrossingBatches) {
   Exec("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100000) "
        "INSERT INTO t SELECT i, json_array(i % 1000, (i * 7) % 1000, 1) FROM s");
   EXPECT_EQ(Value("SELECT vec_topk(id, e, '[500, 500, 1]', 2, 'l2') FROM t"), "[[500,0],[1500,0]]");
+}
+
+// A typed query makes vec_topk typed: untagged row BLOBs are of the query's type, distances are
+// vec_distance's on the same typed vectors, ties by the smaller id.
+TEST_F(VecTopk, TypedQueriesRankLikeVecDistance) {
+  Exec("CREATE TABLE ty(id INTEGER PRIMARY KEY, i8 BLOB, h BLOB, b BLOB, bits BLOB)");
+  std::mt19937 rng(4);
+  std::uniform_int_distribution<int> ui(-128, 127);
+  std::uniform_real_distribution<float> u(-2, 2);
+  auto json = [&](int dims, bool ints) {
+    std::string j = "[";
+    for (int i = 0; i < dims; ++i) j += (i ? "," : "") + (ints ? std::to_string(ui(rng)) : std::to_string(u(rng)));
+    return j + "]";
+  };
+  Exec("BEGIN");
+  for (int id = 1; id <= 300; ++id) {
+    Exec("INSERT INTO ty VALUES (" + std::to_string(id) + ", vec_int8('" + json(37, true) + "'), vec_f16('" +
+         json(37, false) + "'), vec_bf16('" + json(37, false) + "'), vec_quantize_binary('" + json(40, false) + "'))");
+  }
+  Exec("INSERT INTO ty VALUES (301, vec_int8('" + json(37, true) + "'), NULL, NULL, NULL)");  // NULLs skipped
+  Exec("COMMIT");
+  struct Form {
+    const char* col;
+    const char* ctor;
+    std::string query;
+    std::vector<const char*> metrics;
+  };
+  const std::vector<Form> forms = {{"i8", "vec_int8", json(37, true), {"cosine", "dot", "l2"}},
+                                   {"h", "vec_f16", json(37, false), {"cosine", "dot", "l2"}},
+                                   {"b", "vec_bf16", json(37, false), {"cosine", "l2"}},
+                                   {"bits", "vec_bit", "", {"hamming", "jaccard"}}};
+  for (const Form& f : forms) {
+    const std::string q = f.query.empty() ? "vec_quantize_binary('" + json(40, false) + "')"
+                                          : std::string(f.ctor) + "('" + f.query + "')";
+    for (const char* m : f.metrics) {
+      SCOPED_TRACE(std::string(f.col) + " " + m);
+      std::vector<Row> want = Query(std::string("SELECT id, vec_distance(") + f.ctor + "(" + f.col + "), " + q +
+                                    ", '" + m + "') AS d FROM ty WHERE " + f.col + " IS NOT NULL ORDER BY d, id LIMIT 7");
+      // Rows as stored (untagged) and wrapped in their constructor (tagged): the same answer.
+      for (const std::string& row : {std::string(f.col), std::string(f.ctor) + "(" + f.col + ")"}) {
+        std::vector<Row> got = Query("SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each("
+                                     "(SELECT vec_topk(id, " + row + ", " + q + ", 7, '" + m + "') FROM ty))");
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+          EXPECT_EQ(got[i][0], want[i][0]) << "rank " << i;
+          EXPECT_NEAR(std::stod(got[i][1]), std::stod(want[i][1]), 1e-6 * (1 + std::fabs(std::stod(want[i][1]))));
+        }
+      }
+    }
+  }
+  EXPECT_EQ(Value("SELECT vec_topk(id, v, vec_bit(X'0F'), 2) FROM (SELECT 1 AS id, X'0E' AS v UNION ALL "
+                  "SELECT 2, X'F0')"),
+            "[[1,1],[2,8]]");  // hamming by default for bit queries
+  // Errors name the row and both types.
+  EXPECT_EQ(Error("SELECT vec_topk(id, vec_f16(i8), vec_int8('[1]'), 1) FROM ty WHERE id = 1"),
+            "vec_f16: argument 1 (vector): BLOB of 37 bytes is not a float16 vector: length must be a multiple of 2");
+  EXPECT_EQ(Error("SELECT vec_topk(id, vec_f16(h), vec_int8('" + json(37, true) + "'), 1) FROM ty WHERE id = 1"),
+            "vec_topk: argument 2 (vector) of row id 1: expected a vector of the query's type (int8), found float16");
+  EXPECT_EQ(Error("SELECT vec_topk(id, i8, vec_int8('[1, 2]'), 1) FROM ty WHERE id = 1"),
+            "vec_topk: argument 2 (vector) of row id 1: dimension mismatch: the row has 37, the query has 2");
+  EXPECT_EQ(Error("SELECT vec_topk(id, bits, vec_bit(X'01'), 1, 'l2') FROM ty"),
+            "vec_topk: argument 5 (metric): 'l2' is not a metric of bit vectors: expected 'hamming' or 'jaccard'");
+  EXPECT_EQ(Error("SELECT vec_topk(id, i8, vec_int8('[1]'), 1, 'hamming') FROM ty"),
+            "vec_topk: argument 5 (metric): unknown metric 'hamming': expected 'cosine', 'dot' or 'l2'");
+  EXPECT_EQ(Error("SELECT vec_topk(id, i8, vec_int8('[1]'), 1, 7) FROM ty"),
+            "vec_topk: argument 5 (metric): expected TEXT 'cosine', 'dot' or 'l2', found integer");
 }
 
 TEST_F(VecTopk, Errors) {
