@@ -45,6 +45,7 @@ constexpr size_t kMinBatchRows = 64;
 // One argument's value as the first row of a group gave it.
 struct ArgSnapshot {
   int type = SQLITE_NULL;
+  unsigned subtype = 0;  // a typed query's tag: the same bytes tagged as another type differ
   int64_t i = 0;
   double d = 0;
   std::string bytes;
@@ -97,6 +98,7 @@ TopkState* GetState(sqlite3_context* ctx, bool create) {
 ArgSnapshot ArgSnapshot::Of(sqlite3_value* v) {
   ArgSnapshot a;
   a.type = sqlite3_value_type(v);
+  a.subtype = a.type == SQLITE_BLOB ? sqlite3_value_subtype(v) : 0;
   if (a.type == SQLITE_INTEGER) a.i = sqlite3_value_int64(v);
   if (a.type == SQLITE_FLOAT) a.d = sqlite3_value_double(v);
   if (a.type == SQLITE_TEXT || a.type == SQLITE_BLOB) {
@@ -111,6 +113,7 @@ ArgSnapshot ArgSnapshot::Of(sqlite3_value* v) {
 bool ArgSnapshot::Same(sqlite3_value* v) const {
   int t = sqlite3_value_type(v);
   if (t != type) return false;
+  if (t == SQLITE_BLOB && sqlite3_value_subtype(v) != subtype) return false;
   switch (t) {
     case SQLITE_INTEGER: return sqlite3_value_int64(v) == i;
     case SQLITE_FLOAT: return sqlite3_value_double(v) == d;

@@ -160,7 +160,8 @@ TEST_F(VecFunctions, TypedMetrics) {
       auto make = [&] {
         std::string j = "[";
         for (int i = 0; i < dims; ++i) {
-          j += (i ? "," : "") + (std::string(type) == "vec_int8" ? std::to_string(ui(rng)) : std::to_string(u(rng)));
+          if (i) j += ',';
+          j += std::string(type) == "vec_int8" ? std::to_string(ui(rng)) : std::to_string(u(rng));
         }
         return j + "]";
       };
@@ -259,6 +260,36 @@ TEST_F(VecFunctions, TypedErrors) {
        "vec_topk: argument 2 (vector) of row id 1: dimension mismatch: the row has 1, the query has 4"},
   };
   for (const Case& c : cases) EXPECT_EQ(Error(c.sql), c.message) << c.sql;
+}
+
+// A BLOB tagged by another extension with a subtype that is no vector type is refused wherever
+// a vector is read; so is a query that changes type between the rows of a group.
+TEST_F(VecFunctions, ForeignSubtypesAndChangingQueryTypesAreErrors) {
+  auto tag99 = [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+    sqlite3_result_value(ctx, argv[0]);
+    sqlite3_result_subtype(ctx, 99);
+  };
+  ASSERT_EQ(sqlite3_create_function_v2(db_, "tag99", 1, SQLITE_UTF8 | 0x001000000, nullptr, tag99, nullptr, nullptr,
+                                       nullptr),
+            SQLITE_OK);
+  const std::string msg =
+      "BLOB tagged with subtype 99, which is no vector type (float32 223, bit 224, int8 225, float16 226, bfloat16 227)";
+  auto with = [&msg](const char* prefix) {
+    std::string out(prefix);
+    out.append(msg);
+    return out;
+  };
+  EXPECT_EQ(Error("SELECT vec_dims(tag99(X'0000803F'))"), with("vec_dims: argument 1 (vector): "));
+  EXPECT_EQ(Error("SELECT vec_distance(tag99(X'0000803F'), X'0000803F')"), with("vec_distance: argument 1 (a): "));
+  EXPECT_EQ(Error("SELECT vec_topk(1, tag99(X'0000803F'), '[1]', 1)"), with("vec_topk: argument 2 (vector): "));
+  EXPECT_EQ(Error("SELECT vec_topk(1, '[1]', tag99(X'0000803F'), 1)"), with("vec_topk: argument 3 (query): "));
+  Exec("CREATE VIRTUAL TABLE h99 USING hnsw_knn(dim=1)");
+  EXPECT_EQ(Error("INSERT INTO h99(rowid, vector) VALUES (1, tag99(X'0000803F'))"),
+            with("hnsw_knn: column vector of row 1: "));
+  // The same two bytes as an int8 query on one row and a float16 one on the next.
+  EXPECT_EQ(Error("SELECT vec_topk(id, v, CASE id WHEN 1 THEN vec_int8(X'0102') ELSE vec_f16(X'0102') END, 1) "
+                  "FROM (SELECT 1 AS id, X'0102' AS v UNION ALL SELECT 2, X'0102')"),
+            "vec_topk: argument 3 (query): must be the same for every row of a group, found a different value");
 }
 
 // A typed value where a float32 vector is stored is refused, never misread: a float16 vector of
@@ -387,7 +418,10 @@ TEST_F(VecTopk, TypedQueriesRankLikeVecDistance) {
   std::uniform_real_distribution<float> u(-2, 2);
   auto json = [&](int dims, bool ints) {
     std::string j = "[";
-    for (int i = 0; i < dims; ++i) j += (i ? "," : "") + (ints ? std::to_string(ui(rng)) : std::to_string(u(rng)));
+    for (int i = 0; i < dims; ++i) {
+      if (i) j += ',';
+      j += ints ? std::to_string(ui(rng)) : std::to_string(u(rng));
+    }
     return j + "]";
   };
   Exec("BEGIN");
