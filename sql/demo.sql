@@ -36,6 +36,12 @@ JOIN docs AS d ON d.id = json_extract(h.value, '$[0]');
 .print 'filter first, then rank (never short): only topic = running'
 SELECT vec_topk(id, emb, '[1, 0.1, 0, 0.1]', 3, 'l2') AS running_top3 FROM docs WHERE topic = 'running';
 
+.print 'a compact copy: int8 elements (a quarter of the bytes), ranked by the same query'
+CREATE TABLE docs_small AS SELECT id, vec_quantize_int8(emb) AS e8 FROM docs;
+SELECT vec_type(vec_int8(e8)) AS type, length(e8) AS bytes, vec_json(vec_int8(e8)) AS elements
+  FROM docs_small WHERE id = 1;
+SELECT vec_topk(id, e8, vec_quantize_int8('[1, 0.1, 0, 0.1]'), 3, 'l2') AS int8_top3 FROM docs_small;
+
 .print ''
 .print '== 4. An HNSW index that lives in the database (transactional, persistent)'
 CREATE VIRTUAL TABLE docs_idx USING hnsw_knn(dim=4, metric=cosine, m=8);
