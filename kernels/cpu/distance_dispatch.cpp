@@ -27,6 +27,10 @@
 #include "kernels/cpu/distance.h"
 #include "kernels/cpu/distance_isa.h"
 
+#if defined(VECGRAPH_KERNELS_X86)
+#include <cpuid.h>
+#endif
+
 namespace vecgraph::kernels {
 namespace {
 
@@ -47,17 +51,24 @@ constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kSse2, Isa::kNeon, Isa::kSse42, I
                             Isa::kAvx512};  // in increasing rank
 
 #if defined(VECGRAPH_KERNELS_X86)
+// F16C and POPCNT from CPUID leaf 1 (ECX bits 29 and 23): clang 14's __builtin_cpu_supports
+// knows neither name. Both need no OS state beyond what the AVX checks below already require.
+bool CpuidHas(unsigned ecx_bit) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << ecx_bit)) != 0;
+}
+bool HasF16c() { return CpuidHas(29); }
+bool HasPopcnt() { return CpuidHas(23); }
+
 bool CpuHas(Isa isa) {
   __builtin_cpu_init();
   switch (isa) {
     case Isa::kSse2: return __builtin_cpu_supports("sse2");
-    case Isa::kSse42: return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt");
+    case Isa::kSse42: return __builtin_cpu_supports("sse4.2") && HasPopcnt();
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-             __builtin_cpu_supports("popcnt");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c() && HasPopcnt();
     case Isa::kAvx512:
-      return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("popcnt") &&
-             __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+      return HasF16c() && HasPopcnt() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
     default: return false;
   }
