@@ -251,7 +251,12 @@ bool StartTyped(sqlite3_context* ctx, TopkState* s, int argc, sqlite3_value** ar
                                  TypeName(argv[4])));
       return false;
     }
-    metric = reinterpret_cast<const char*>(sqlite3_value_text(argv[4]));
+    const char* m = reinterpret_cast<const char*>(sqlite3_value_text(argv[4]));
+    if (m == nullptr) {
+      sqlite3_result_error_nomem(ctx);
+      return false;
+    }
+    metric = m;
   }
   if (q.type == ElemType::kBit) {
     s->jaccard = sqlite3_stricmp(metric.c_str(), "jaccard") == 0;
