@@ -1,6 +1,5 @@
 #include "extension/sql_util.h"
 
-#include "kernels/cpu/distance.h"
 
 #include <cmath>
 #include <cstring>
@@ -174,10 +173,8 @@ Status DecodeTypedValue(sqlite3_value* v, ElemType untagged, TypedVector* out) {
       out->bytes = n;
       out->owned.clear();
       if (t == ElemType::kFloat32) return DecodeBlob(p, n, &out->f32);  // checks every element is finite
-      if (t == ElemType::kFloat16 || t == ElemType::kBFloat16) {
-        std::vector<float> tmp(dims);  // checks every element is finite
-        VG_RETURN_IF_ERROR(DecodeElems(t, p, dims, tmp.data()));
-      }
+      if (t == ElemType::kFloat16 || t == ElemType::kBFloat16)  // kept as float32; checks every element
+        return DecodeElems(t, p, dims, out->f32.Own(dims));
       return Status::Ok();
     }
     case SQLITE_TEXT: {
@@ -200,16 +197,9 @@ Status DecodeTypedValue(sqlite3_value* v, ElemType untagged, TypedVector* out) {
 }
 
 std::span<const float> AsFloats(const TypedVector& v, VectorBuf* scratch) {
-  if (v.type == ElemType::kFloat32) return v.f32.view();
-  float* f = scratch->Own(v.dims);
-  if (v.type == ElemType::kFloat16 || v.type == ElemType::kBFloat16) {  // checked finite when decoded
-    std::vector<uint16_t> h(v.dims);
-    std::memcpy(h.data(), v.data, v.dims * 2);
-    const kernels::KernelTable& kt = kernels::Kernels();
-    (v.type == ElemType::kFloat16 ? kt.f16_to_f32 : kt.bf16_to_f32)(h.data(), v.dims, f);
-    return scratch->view();
-  }
-  (void)DecodeElems(v.type, v.data, v.dims, f);  // cannot fail: DecodeTypedValue checked the elements
+  if (v.type == ElemType::kFloat32 || v.type == ElemType::kFloat16 || v.type == ElemType::kBFloat16)
+    return v.f32.view();  // decoded by DecodeTypedValue
+  (void)DecodeElems(v.type, v.data, v.dims, scratch->Own(v.dims));  // int8 / bit: cannot fail
   return scratch->view();
 }
 

@@ -90,7 +90,7 @@ struct TypedVector {
   const uint8_t* data = nullptr;  // ElemBytes(type, dims) bytes
   size_t bytes = 0;
   std::vector<uint8_t> owned;
-  VectorBuf f32;  // float32 vectors: the elements (borrowed when aligned)
+  VectorBuf f32;  // float32 (borrowed when aligned), float16, bfloat16: the elements as float32
 };
 
 // The recognition rule, in one place: a BLOB tagged with a subtype above is of that type; an

@@ -293,76 +293,66 @@ void TypedRowError(sqlite3_context* ctx, TopkState* s, int64_t id, const Status&
   s->failed = true;
 }
 
+// The distance of a typed row's dims elements at p (the query's type) to the query. float16 /
+// bfloat16 rows are converted by the kernels; a NaN or infinity pattern shows as a non-finite
+// distance, which the caller then checks.
+float TypedDistance(TopkState* s, const uint8_t* p) {
+  switch (s->elem) {
+    case ElemType::kInt8:
+      return PairDistanceI8(s->metric, reinterpret_cast<const int8_t*>(s->qbytes.data()),
+                            reinterpret_cast<const int8_t*>(p), s->dims);
+    case ElemType::kBit: {
+      const size_t nb = s->dims / 8;
+      return s->jaccard ? static_cast<float>(JaccardDistance(s->qbytes.data(), p, nb))
+                        : static_cast<float>(s->kt->hamming(s->qbytes.data(), p, nb));
+    }
+    default: {
+      s->row_u16.resize(s->dims);
+      std::memcpy(s->row_u16.data(), p, s->dims * 2);
+      float* f = s->row_f32.Own(s->dims);
+      (s->elem == ElemType::kFloat16 ? s->kt->f16_to_f32 : s->kt->bf16_to_f32)(s->row_u16.data(), s->dims, f);
+      return RowDistance(*s->kt, s->metric, s->query.data(), s->query_norm, f, s->dims);
+    }
+  }
+}
+
 // One row of a typed vec_topk. An untagged (or same-type) BLOB of the right length takes the
-// fast path: converted (float16 / bfloat16) or read in place (int8 / bit) and scored, its
-// elements checked only when the distance is not finite (a NaN or infinity pattern), as float32
-// rows are; anything else goes through DecodeTypedValue for the checks and the message.
+// fast path: scored in place, its elements checked only when the distance is not finite, as
+// float32 rows are; anything else goes through DecodeTypedValue for the checks and the message.
 bool TypedRow(sqlite3_context* ctx, TopkState* s, sqlite3_value* v, int64_t id) {
   const unsigned sub = sqlite3_value_type(v) == SQLITE_BLOB ? sqlite3_value_subtype(v) : ~0u;
+  const uint8_t* p = nullptr;
+  TypedVector r;
   if ((sub == 0 || sub == SubtypeOf(s->elem)) &&
       static_cast<size_t>(sqlite3_value_bytes(v)) == ElemBytes(s->elem, s->dims)) {
-    const auto* p = static_cast<const uint8_t*>(sqlite3_value_blob(v));
+    p = static_cast<const uint8_t*>(sqlite3_value_blob(v));
     if (p == nullptr) {
       sqlite3_result_error_nomem(ctx);
       s->failed = true;
       return false;
     }
-    float d;
-    if (s->elem == ElemType::kInt8) {
-      d = PairDistanceI8(s->metric, reinterpret_cast<const int8_t*>(s->qbytes.data()), reinterpret_cast<const int8_t*>(p),
-                         s->dims);
-    } else if (s->elem == ElemType::kBit) {
-      const size_t nb = s->dims / 8;
-      d = s->jaccard ? static_cast<float>(JaccardDistance(s->qbytes.data(), p, nb))
-                     : static_cast<float>(s->kt->hamming(s->qbytes.data(), p, nb));
-    } else {
-      s->row_u16.resize(s->dims);
-      std::memcpy(s->row_u16.data(), p, s->dims * 2);
-      float* f = s->row_f32.Own(s->dims);
-      (s->elem == ElemType::kFloat16 ? s->kt->f16_to_f32 : s->kt->bf16_to_f32)(s->row_u16.data(), s->dims, f);
-      d = RowDistance(*s->kt, s->metric, s->query.data(), s->query_norm, f, s->dims);
-      if (!std::isfinite(d)) {
-        std::vector<float> tmp(s->dims);
-        Status st = DecodeElems(s->elem, p, s->dims, tmp.data());
-        if (!st.ok()) {
-          TypedRowError(ctx, s, id, st);
-          return false;
-        }
-      }
+  } else {
+    Status st = DecodeTypedValue(v, s->elem, &r);
+    if (st.ok() && r.type != s->elem) {
+      st = Status::InvalidArgument(StrFormat("expected a vector of the query's type (%s), found %s",
+                                             ElemTypeName(s->elem), ElemTypeName(r.type)));
     }
-    if (d <= s->topk.bound()) s->topk.Push(d, id);
-    return true;
+    if (st.ok() && r.dims != s->dims) {
+      st = Status::InvalidArgument(StrFormat("dimension mismatch: the row has %zu, the query has %zu", r.dims, s->dims));
+    }
+    if (!st.ok()) {
+      TypedRowError(ctx, s, id, st);
+      return false;
+    }
+    p = r.data;
   }
-  TypedVector r;
-  Status st = DecodeTypedValue(v, s->elem, &r);
-  if (st.ok() && r.type != s->elem) {
-    st = Status::InvalidArgument(
-        StrFormat("expected a vector of the query's type (%s), found %s", ElemTypeName(s->elem), ElemTypeName(r.type)));
-  }
-  if (st.ok() && r.dims != s->dims) {
-    st = Status::InvalidArgument(StrFormat("dimension mismatch: the row has %zu, the query has %zu", r.dims, s->dims));
-  }
-  if (!st.ok()) {
-    TypedRowError(ctx, s, id, st);
-    return false;
-  }
-  float d;
-  switch (s->elem) {
-    case ElemType::kInt8:
-      d = PairDistanceI8(s->metric, reinterpret_cast<const int8_t*>(s->qbytes.data()),
-                         reinterpret_cast<const int8_t*>(r.data), s->dims);
-      break;
-    case ElemType::kBit:
-      d = s->jaccard ? static_cast<float>(JaccardDistance(s->qbytes.data(), r.data, r.bytes))
-                     : static_cast<float>(s->kt->hamming(s->qbytes.data(), r.data, r.bytes));
-      break;
-    default: {  // float16 / bfloat16: the float32 values of the elements (checked finite on decode)
-      s->row_u16.resize(s->dims);
-      std::memcpy(s->row_u16.data(), r.data, s->dims * 2);
-      float* f = s->row_f32.Own(s->dims);
-      (s->elem == ElemType::kFloat16 ? s->kt->f16_to_f32 : s->kt->bf16_to_f32)(s->row_u16.data(), s->dims, f);
-      d = RowDistance(*s->kt, s->metric, s->query.data(), s->query_norm, f, s->dims);
-      break;
+  const float d = TypedDistance(s, p);
+  if (!std::isfinite(d) && (s->elem == ElemType::kFloat16 || s->elem == ElemType::kBFloat16)) {
+    std::vector<float> tmp(s->dims);
+    Status st = DecodeElems(s->elem, p, s->dims, tmp.data());
+    if (!st.ok()) {
+      TypedRowError(ctx, s, id, st);
+      return false;
     }
   }
   if (d <= s->topk.bound()) s->topk.Push(d, id);
