@@ -1211,7 +1211,9 @@ TEST_F(HnswCorruptionTest, HeaderDamage) {
   decode([](auto* h) { PutU16(h, 14, 1); }, "M must be between");
   decode([](auto* h) { PutU32(h, 16, 0); }, "ef_construction");
   decode([](auto* h) { PutU32(h, 40, 64); }, "max level 64");
-  decode([](auto* h) { (*h)[47] = 0x30; }, "reserved field (offset 44) is not zero");  // found by fuzz_hnsw_records
+  decode([](auto* h) { (*h)[47] = 0x30; }, "reserved field (offset 45) is not zero");  // found by fuzz_hnsw_records
+  decode([](auto* h) { (*h)[45] = 1; }, "reserved field (offset 45) is not zero");
+  decode([](auto* h) { (*h)[44] = 3; }, "unknown quantizer 3");
   decode([](auto* h) { PutU32(h, 56, 1000); }, "1000 live nodes but only 300 records");
   // A mismatched dim in an otherwise valid header: every vector has the wrong length.
   ExpectCorrupt([&](auto* h, auto*) { PutU32(h, 8, 5); }, "vector has 16 bytes, expected 20");

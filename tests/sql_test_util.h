@@ -79,6 +79,19 @@ class SqlTest : public ::testing::Test {
     return msg;
   }
 
+  // The SQLite result code a statement fails with (SQLITE_OK when it succeeds).
+  int Code(const std::string& sql) { return CodeOn(db_, sql); }
+  static int CodeOn(sqlite3* db, const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+    if (rc != SQLITE_OK) return sqlite3_extended_errcode(db);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    }
+    rc = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db);
+    sqlite3_finalize(st);
+    return rc;
+  }
+
   void Exec(const std::string& sql) {
     char* err = nullptr;
     int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);

@@ -44,6 +44,15 @@ Status HnswConfig::Validate() const {
   return Status::Ok();
 }
 
+const char* QuantizerName(Quantizer q) {
+  switch (q) {
+    case Quantizer::kNone: return "none";
+    case Quantizer::kInt8: return "int8";
+    case Quantizer::kAuto: break;
+  }
+  return "auto";
+}
+
 namespace {
 
 uint64_t SplitMix64(uint64_t x) {
@@ -130,13 +139,15 @@ float HnswIndex::DistTo(const float* q, NodeId b) const {
 
 // Cosine: the unit vector (UnitVector: normalised in double by a plain sequential loop, the same
 // bits on any ISA); a zero vector stays zero. Other metrics: a copy.
-void HnswIndex::StoreVector(const float* in, float* out) const {
-  if (cfg_.metric != Metric::kCosine) {
-    std::memcpy(out, in, dim_ * sizeof(float));
+void HnswIndex::StoredFormOf(Metric metric, std::span<const float> in, float* out) {
+  if (metric != Metric::kCosine) {
+    std::memcpy(out, in.data(), in.size() * sizeof(float));
     return;
   }
-  UnitVector(in, dim_, out);
+  UnitVector(in.data(), in.size(), out);
 }
+
+void HnswIndex::StoreVector(const float* in, float* out) const { StoredFormOf(cfg_.metric, {in, dim_}, out); }
 
 std::vector<float> HnswIndex::StoredForm(std::span<const float> in) const {
   std::vector<float> out(dim_);
@@ -233,6 +244,7 @@ HnswHeader HnswIndex::Header() const {
   h.ef_search = cfg_.ef_search;
   h.seed = cfg_.seed;
   h.keep_pruned_connections = cfg_.keep_pruned_connections;
+  h.quantizer = cfg_.quantizer;
   h.entry_rowid = entry_ != kInvalidNode ? rowid_[entry_] : 0;
   h.max_level = entry_ != kInvalidNode ? static_cast<uint32_t>(max_level_) : 0;
   h.node_count = n_;

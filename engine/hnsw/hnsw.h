@@ -285,6 +285,10 @@ class HnswIndex {
   // The vector as the index would store `in` (cosine: the unit vector, a zero vector stays zero;
   // other metrics: a copy), bit for bit what StoredVector returns after Insert(rowid, in).
   std::vector<float> StoredForm(std::span<const float> in) const;
+  // The same for any index of `metric`: out gets in.size() floats. A pure function of its
+  // arguments (the same bits on every ISA), so a store that keeps vectors as inserted can give
+  // Load their stored form.
+  static void StoredFormOf(Metric metric, std::span<const float> in, float* out);
   // Every node (tombstones included) in internal-id order: fn(rowid, stored vector, record).
   Status ForEachNode(const std::function<Status(int64_t rowid, std::span<const float> vec,
                                                 std::span<const uint8_t> record)>& fn) const;
@@ -348,8 +352,8 @@ class HnswIndex {
     return c;
   }
   bool Live(NodeId id) const { return (flags_[id] & kFlagTomb) == 0; }
-  // Query walks read the search codes (and codes_/scales_ are kept) when dim ≤ search_codes_max_dim.
-  bool Coded() const { return dim_ <= cfg_.search_codes_max_dim; }
+  // Query walks read the search codes (and codes_/scales_ are kept): HnswConfig::Coded().
+  bool Coded() const { return cfg_.Coded(); }
   void ReserveCodes(size_t nodes) {
     if (!Coded()) return;
     codes_.reserve(nodes * dim_);

@@ -34,6 +34,15 @@ inline constexpr int kMaxLevel = 63;
 // depends on this constant and never on the thread count. See docs/hnsw_engine.md.
 inline constexpr size_t kBuildBatchSize = 256;
 
+// What the k-NN query walks read (hnsw_codes.h). Persisted in the header (byte 44).
+//   kAuto  the search codes up to search_codes_max_dim dimensions, the float vectors above
+//   kNone  always the float vectors (the walk of the paper and of hnswlib)
+//   kInt8  always the 8-bit search codes (any dimension); the best ef nodes of each walk are
+//          re-scored from the float vectors, so reported distances stay exact
+enum class Quantizer : uint8_t { kAuto = 0, kNone = 1, kInt8 = 2 };
+inline constexpr uint8_t kMaxQuantizer = 2;
+const char* QuantizerName(Quantizer q);  // "auto", "none", "int8"
+
 struct HnswConfig {
   // [d] Dimensions of every vector. Required (default 0 = unset); 1..16000.
   uint32_t dim = 0;
@@ -98,6 +107,14 @@ struct HnswConfig {
   // them up to 256 dimensions, so the index stays within 1.2× hnswlib's memory; above, the walk
   // reads the float vectors. Runtime only (not persisted): the codes live in memory only.
   uint32_t search_codes_max_dim = 256;
+
+  // Not in the paper: which vectors the query walks read (Quantizer above). Default kAuto.
+  // Persisted (the SQL option quantizer=none|int8).
+  Quantizer quantizer = Quantizer::kAuto;
+  // The walks read the search codes.
+  bool Coded() const {
+    return quantizer == Quantizer::kInt8 || (quantizer == Quantizer::kAuto && dim <= search_codes_max_dim);
+  }
 
   // InvalidArgument naming the bad field, expected range and value found.
   Status Validate() const;

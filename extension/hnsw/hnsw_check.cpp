@@ -5,8 +5,8 @@
 // It checks everything the table later reads: the 'format' and 'header' rows of <name>_info, every
 // node row of <name>_nodes (the vector and record blobs byte by byte, through the same loader
 // the index uses, then the graph's invariants: HnswIndex::Check), the number of node rows, and
-// the 'original' column (NULL, or a blob of dim float32 values whose stored form is the row's
-// vector: what SELECT vector returns for the row). A damaged or hostile file is described in the
+// the 'original' column (formats 1 and 2: NULL, or a blob of dim float32 values whose stored form
+// is the row's vector: what SELECT vector returns for the row; formats 3 and 4: NULL). A damaged or hostile file is described in the
 // result, not raised as an error; an error is raised only for a bad argument (not a name, no
 // such table, not an hnsw_knn table) or when SQLite itself fails (SQLITE_BUSY, ...).
 #include <cstring>
@@ -33,6 +33,13 @@ Status CheckOriginals(HnswVtab* vt, std::vector<std::string>* problems) {
   const hnsw::HnswIndex& idx = *vt->index;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && problems->size() < kMaxProblems) {
     const int64_t rowid = sqlite3_column_int64(st, 0);
+    if (vt->VectorsAsInserted()) {
+      // Formats 3 and 4 keep each vector once, in column vector.
+      problems->push_back(StrFormat("row %lld: column original is %s, expected NULL in storage format %d",
+                                    static_cast<long long>(rowid), DescribeValue(sqlite3_column_value(st, 2)).c_str(),
+                                    vt->format));
+      continue;
+    }
     VectorBuf original, stored;
     Status s = CheckStoredVector(vt, sqlite3_column_value(st, 2), rowid, "original", &original);
     if (!s.ok()) {

@@ -1,7 +1,7 @@
 // extension/hnsw/hnsw_info.cpp — vecgraph_index_info(name): one hnsw_knn table described as JSON.
 //
 //   SELECT vecgraph_index_info('docs');
-//   → {"name":"docs","schema":"main","format":2,"vector":{"name":"embedding","dim":768,"metric":"cosine"},
+//   → {"name":"docs","schema":"main","format":4,"vector":{"name":"embedding","dim":768,"metric":"cosine"},
 //      "columns":[{"name":"category","kind":"metadata","type":"integer"},...],
 //      "m":16,"ef_construction":200,"ef_search":64,"rows":1000,"deleted":3,"levels":3,
 //      "partitions":{"user_id":42},"memory_bytes":{"vectors":...,"graph":...,"codes":...,"metadata":...,"total":...},
@@ -83,7 +83,7 @@ void HnswIndexInfoFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
   Key(&o, "schema");
   json::AppendString(&o, vt->schema);
   Key(&o, "format");
-  o += std::to_string(d.legacy ? kHnswStorageFormat : kHnswStorageFormatColumns);
+  o += std::to_string(vt->format);
   Key(&o, "vector");
   o += "{";
   Key(&o, "name");

@@ -920,9 +920,9 @@ int HnswColumn(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
       VectorBuf v;
       Status st;
       if (!c->knn) {
-        // The vector as inserted (original, else the stored one), checked like every value
-        // read back: a corrupt row is an error, never garbage.
-        const bool has_original = sqlite3_column_type(c->scan, 1) != SQLITE_NULL;
+        // The vector as inserted (formats 1 and 2: original, else the stored one; 3 and 4: the
+        // stored one), checked like every value read back: a corrupt row is an error, never garbage.
+        const bool has_original = HasOriginal(vt, sqlite3_column_value(c->scan, 1));
         st = CheckStoredVector(vt, sqlite3_column_value(c->scan, has_original ? 1 : 2), c->rowid,
                                has_original ? "original" : "vector", &v);
       } else {

@@ -111,21 +111,26 @@ Status WriteHeader(HnswVtab* vt) {
   return StepDone(vt, vt->write_header_st.st, "writing the index header");
 }
 
-// The 'format' row must say kHnswStorageFormat.
+// The 'format' row must be one this release reads for the table's form (1 or 3 without declared
+// columns, 2 or 4 with them); sets vt->format.
 Status CheckFormat(HnswVtab* vt) {
   VG_RETURN_IF_ERROR(
       Prepare(vt, &vt->read_format_st, Q("SELECT value FROM \"%w\".\"%w_info\" WHERE key = 'format'", vt->schema, vt->name)));
   sqlite3_stmt* st = vt->read_format_st.st;
   int rc = sqlite3_step(st);
   Status out;
-  const int want = vt->decl.legacy ? kHnswStorageFormat : kHnswStorageFormatColumns;
+  const int older = vt->decl.legacy ? kHnswStorageFormat : kHnswStorageFormatColumns;
+  const int newer = NewStorageFormat(vt->decl.legacy);
   if (rc == SQLITE_ROW) {
     sqlite3_value* v = sqlite3_column_value(st, 0);
-    if (sqlite3_value_type(v) != SQLITE_INTEGER || sqlite3_value_int64(v) != want) {
-      out = Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info: storage format is %s, expected format %d for %s",
-                                                           vt->name.c_str(), DescribeValue(v).c_str(), want,
+    const int64_t f = sqlite3_value_type(v) == SQLITE_INTEGER ? sqlite3_value_int64(v) : 0;
+    if (f != older && f != newer) {
+      out = Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info: storage format is %s, expected format %d or %d for %s",
+                                                           vt->name.c_str(), DescribeValue(v).c_str(), older, newer,
                                                            vt->decl.legacy ? "a table without declared columns"
                                                                              : "a table with declared columns"));
+    } else {
+      vt->format = static_cast<int>(f);
     }
   } else if (rc == SQLITE_DONE) {
     out = Status::Corruption(IndexPrefix(vt) + StrFormat("%s_info has no 'format' row", vt->name.c_str()));
@@ -162,9 +167,16 @@ StatusOr<hnsw::HnswHeader> ReadHeader(HnswVtab* vt) {
 }
 
 // Streams the node rows to the engine's loader; the types are checked here, the bytes there.
+// Formats 3 and 4 store the vector as inserted: the engine gets its stored form (for cosine the
+// unit vector, computed exactly as the insert did; other metrics store the vector unchanged).
 class SqlRecordSource final : public hnsw::RecordSource {
  public:
-  explicit SqlRecordSource(HnswVtab* vt) : vt_(vt), st_(vt->read_all_st.st) {}
+  SqlRecordSource(HnswVtab* vt, const hnsw::HnswHeader& header)
+      : vt_(vt),
+        st_(vt->read_all_st.st),
+        dim_(header.dim),
+        metric_(header.metric),
+        derive_(vt->VectorsAsInserted() && header.metric == Metric::kCosine) {}
   StatusOr<bool> Next(hnsw::NodeRow* row) override {
     int rc = sqlite3_step(st_);
     if (rc == SQLITE_DONE) return false;
@@ -181,12 +193,25 @@ class SqlRecordSource final : public hnsw::RecordSource {
       std::span<const uint8_t> bytes(p, static_cast<size_t>(sqlite3_value_bytes(v)));
       (col == 1 ? row->vector : row->record) = bytes;
     }
+    if (derive_) {
+      // The inserted vector, checked as every stored vector is (length, finite), then its
+      // stored form; the engine checks the result again (unit length).
+      VectorBuf in;
+      VG_RETURN_IF_ERROR(CheckVectorBlob(vt_, sqlite3_column_value(st_, 1), row->rowid, "vector", dim_, &in));
+      stored_.resize(in.dims());
+      hnsw::HnswIndex::StoredFormOf(metric_, in.view(), stored_.data());
+      row->vector = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(stored_.data()), stored_.size() * sizeof(float));
+    }
     return true;
   }
 
  private:
   HnswVtab* vt_;
   sqlite3_stmt* st_;
+  size_t dim_;
+  Metric metric_;
+  bool derive_;
+  std::vector<float> stored_;  // the current row's stored form (valid until the next call)
 };
 
 // Format 2: the 'columns' row must equal the declaration of the CREATE statement, and the
@@ -323,7 +348,7 @@ Status CreateStorage(HnswVtab* vt) {
                             "record BLOB NOT NULL, original BLOB)",
                             vt->schema, vt->name),
                           what));
-  const int format = vt->decl.legacy ? kHnswStorageFormat : kHnswStorageFormatColumns;
+  const int format = NewStorageFormat(vt->decl.legacy);
   VG_RETURN_IF_ERROR(Exec(vt->db,
                           Q("INSERT INTO \"%w\".\"%w_info\"(key, value) VALUES ('format', ", vt->schema, vt->name) +
                               std::to_string(format) + ")",
@@ -343,6 +368,7 @@ Status CreateStorage(HnswVtab* vt) {
   auto idx = hnsw::HnswIndex::Create(vt->config);
   if (!idx.ok()) return idx.status().WithPrefix("hnsw_knn: ");
   vt->index = std::move(*idx);
+  vt->format = format;
   if (!vt->decl.legacy) vt->index->SetAttributeSchema(vt->decl.AttrTypes());
   if (vt->decl.HasPartition()) vt->index->SetGrouped();
   vt->part_ids.clear();
@@ -424,7 +450,7 @@ Status EnsureLoaded(HnswVtab* vt) {
   VG_RETURN_IF_ERROR(CheckColumns(vt, *header));
   VG_RETURN_IF_ERROR(
       Prepare(vt, &vt->read_all_st, Q("SELECT rowid, vector, record FROM \"%w\".\"%w_nodes\"", vt->schema, vt->name)));
-  SqlRecordSource source(vt);
+  SqlRecordSource source(vt, *header);
   hnsw::HnswConfig runtime = vt->config;  // runtime-only fields (filter thresholds)
   auto idx = hnsw::HnswIndex::Load(*header, source, &runtime);
   sqlite3_reset(vt->read_all_st.st);
@@ -475,16 +501,22 @@ Status WriteChanges(HnswVtab* vt, const std::unordered_map<int64_t, const float*
     auto it = fresh.find(r);
     sqlite3_stmt* st;
     if (it != fresh.end()) {
-      auto vec = vt->index->StoredVector(r);
-      if (!vec.ok()) return vec.status();
       st = vt->insert_node_st.st;
       sqlite3_bind_int64(st, 1, r);
-      sqlite3_bind_blob(st, 2, vec->data(), static_cast<int>(vec->size() * sizeof(float)), SQLITE_TRANSIENT);
       sqlite3_bind_blob(st, 3, rec->data(), static_cast<int>(rec->size()), SQLITE_TRANSIENT);
-      if (std::memcmp(vec->data(), it->second, dim * sizeof(float)) != 0) {
-        sqlite3_bind_blob(st, 4, it->second, static_cast<int>(dim * sizeof(float)), SQLITE_TRANSIENT);
-      } else {
+      if (vt->VectorsAsInserted()) {
+        // Formats 3 and 4: the vector once, as inserted (loading derives the stored form).
+        sqlite3_bind_blob(st, 2, it->second, static_cast<int>(dim * sizeof(float)), SQLITE_TRANSIENT);
         sqlite3_bind_null(st, 4);
+      } else {
+        auto vec = vt->index->StoredVector(r);
+        if (!vec.ok()) return vec.status();
+        sqlite3_bind_blob(st, 2, vec->data(), static_cast<int>(vec->size() * sizeof(float)), SQLITE_TRANSIENT);
+        if (std::memcmp(vec->data(), it->second, dim * sizeof(float)) != 0) {
+          sqlite3_bind_blob(st, 4, it->second, static_cast<int>(dim * sizeof(float)), SQLITE_TRANSIENT);
+        } else {
+          sqlite3_bind_null(st, 4);
+        }
       }
     } else {
       st = vt->update_record_st.st;
@@ -618,7 +650,12 @@ Status ReadInputVector(HnswVtab* vt, sqlite3_value* v, const std::string& who, V
 }
 
 Status CheckStoredVector(const HnswVtab* vt, sqlite3_value* v, int64_t rowid, const char* column, VectorBuf* out) {
-  const size_t want = static_cast<size_t>(vt->config.dim) * sizeof(float);
+  return CheckVectorBlob(vt, v, rowid, column, vt->config.dim, out);
+}
+
+Status CheckVectorBlob(const HnswVtab* vt, sqlite3_value* v, int64_t rowid, const char* column, size_t dim,
+                       VectorBuf* out) {
+  const size_t want = dim * sizeof(float);
   if (sqlite3_value_type(v) != SQLITE_BLOB || static_cast<size_t>(sqlite3_value_bytes(v)) != want) {
     return Status::Corruption(IndexPrefix(vt) + StrFormat("row %lld: column %s is %s, expected a blob of %zu bytes",
                                                           static_cast<long long>(rowid), column,
@@ -632,6 +669,10 @@ Status CheckStoredVector(const HnswVtab* vt, sqlite3_value* v, int64_t rowid, co
   return Status::Ok();
 }
 
+bool HasOriginal(const HnswVtab* vt, sqlite3_value* original) {
+  return !vt->VectorsAsInserted() && sqlite3_value_type(original) != SQLITE_NULL;
+}
+
 Status ReadUserVector(HnswVtab* vt, int64_t rowid, VectorBuf* out) {
   VG_RETURN_IF_ERROR(PrepareOnce(vt, &vt->get_row_st, [vt] {
     return Q("SELECT original, vector FROM \"%w\".\"%w_nodes\" WHERE rowid = ?1", vt->schema, vt->name);
@@ -641,7 +682,7 @@ Status ReadUserVector(HnswVtab* vt, int64_t rowid, VectorBuf* out) {
   int rc = sqlite3_step(st);
   Status out_st;
   if (rc == SQLITE_ROW) {
-    const bool has_original = sqlite3_column_type(st, 0) != SQLITE_NULL;
+    const bool has_original = HasOriginal(vt, sqlite3_column_value(st, 0));
     VectorBuf borrowed;
     out_st = CheckStoredVector(vt, sqlite3_column_value(st, has_original ? 0 : 1), rowid,
                                has_original ? "original" : "vector", &borrowed);

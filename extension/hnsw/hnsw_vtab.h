@@ -11,11 +11,19 @@
 // Storage (all in the table's own schema, so the index commits, rolls back and survives crashes
 // with the data): "<name>_info"(key PRIMARY KEY, value) WITHOUT ROWID holds 'format' and
 // 'header' (the engine header, engine/hnsw/hnsw_format.h); "<name>_nodes"(rowid INTEGER PRIMARY
-// KEY, vector, record, original) holds one row per node: the stored vector (unit-length for
-// cosine), the node record (level, flags and neighbour rowids) and, for cosine, the vector as
-// inserted when it differs from the stored one (what SELECT vector shows).
-//   Format 1 (the 0.1 form, hnsw_knn(dim=..., metric=...)): just these.
-//   Format 2 (declared columns, hnsw_options.h): also 'columns' in <name>_info (the column
+// KEY, vector, record, original) holds one row per node: the vector, the node record (level,
+// flags and neighbour rowids) and the unused-since-format-3 'original'.
+//   Formats 1 and 2 (written before 0.2): `vector` is the stored vector (for cosine the unit
+//   vector the index searches) and, for cosine, `original` the vector as inserted when it
+//   differs from the stored one (what SELECT vector shows): a cosine index held every vector
+//   twice. They open, are read and are written in their own format.
+//   Formats 3 and 4 (new tables): `vector` is the vector as inserted and `original` is always
+//   NULL; loading derives the stored form (HnswIndex::StoredForm, a pure function of the
+//   vector: the same bits the insert computed), so each vector is on disk once. An older
+//   release refuses these formats ("storage format is 3, expected format 1") rather than
+//   misread a cosine vector as unit length.
+//   Formats 1 and 3 (the 0.1 form, hnsw_knn(dim=..., metric=...)): just these tables.
+//   Formats 2 and 4 (declared columns, hnsw_options.h): also 'columns' in <name>_info (the column
 //   declarations, HnswSchema::Canonical, checked against the CREATE statement at first use) and
 //   "<name>_rows"(rowid INTEGER PRIMARY KEY, c1, ..., cn): one row per live row, column ci holding
 //   declared column i (metadata and partition keys as converted, auxiliary values as given).
@@ -41,8 +49,13 @@
 namespace vecgraph::sql {
 
 inline constexpr const char* kHnswModule = "hnsw_knn";
-inline constexpr int kHnswStorageFormat = 1;         // the 'format' row of a 0.1-form table
-inline constexpr int kHnswStorageFormatColumns = 2;  // ... of a table with declared columns
+// The 'format' row (layouts above). New tables get kHnswStorageFormatSingle / ...ColumnsSingle.
+inline constexpr int kHnswStorageFormat = 1;               // 0.1-form table, stored + original vectors
+inline constexpr int kHnswStorageFormatColumns = 2;        // declared columns, stored + original vectors
+inline constexpr int kHnswStorageFormatSingle = 3;         // 0.1-form table, vectors as inserted
+inline constexpr int kHnswStorageFormatColumnsSingle = 4;  // declared columns, vectors as inserted
+// The format a new table gets.
+inline int NewStorageFormat(bool legacy) { return legacy ? kHnswStorageFormatSingle : kHnswStorageFormatColumnsSingle; }
 // Buffered rows are built when this many are pending even without a read (bounds memory).
 inline constexpr size_t kMaxPendingRows = 65536;
 
@@ -71,6 +84,9 @@ struct HnswVtab {
   // The CREATE arguments at xCreate; replaced by the persisted header's once loaded (the header
   // is the truth; xConnect runs no SQL, see hnsw_module.cpp).
   hnsw::HnswConfig config;
+  // The 'format' row (1..4; 0 until read or written). Formats 3 and 4 keep vectors as inserted.
+  int format = 0;
+  bool VectorsAsInserted() const { return format >= kHnswStorageFormatSingle; }
   // The declared columns (parsed from the CREATE arguments at xCreate and xConnect) and the
   // dimension written in the vector column's type (0 for the 0.1 form).
   HnswSchema decl;
@@ -165,7 +181,14 @@ Status ReadInputVector(HnswVtab* vt, sqlite3_value* v, const std::string& who, V
 // Checks a vector value read back from <name>_nodes: a BLOB of dim × 4 bytes of finite floats
 // (Corruption naming the row and column otherwise); borrows the value's bytes.
 Status CheckStoredVector(const HnswVtab* vt, sqlite3_value* v, int64_t rowid, const char* column, VectorBuf* out);
-// The vector of rowid as the user inserted it (coalesce(original, vector)), checked and copied.
+// The same for a dimension given explicitly (while loading, before vt->config holds the header's).
+Status CheckVectorBlob(const HnswVtab* vt, sqlite3_value* v, int64_t rowid, const char* column, size_t dim,
+                       VectorBuf* out);
+// Whether a node row's vector as inserted is its `original` value (formats 1 and 2, when not
+// NULL) rather than its `vector` (formats 3 and 4 never read `original`; vecgraph_check reports
+// one that is set).
+bool HasOriginal(const HnswVtab* vt, sqlite3_value* original);
+// The vector of rowid as the user inserted it (HasOriginal ? original : vector), checked and copied.
 Status ReadUserVector(HnswVtab* vt, int64_t rowid, VectorBuf* out);
 
 // Format 2: the values of a row's declared columns (schema order), from <name>_rows, as
