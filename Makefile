@@ -22,7 +22,9 @@ VECGRAPH_CUDA ?= AUTO
 DEB_PACKAGES := cmake make g++ pkg-config python3 sqlite3 libsqlite3-dev libtbb-dev libxsimd-dev libgtest-dev libbenchmark-dev
 # Only the Python benchmarks in bench/ need these (numpy for ground truth, hnswlib as a peer,
 # npm to fetch the peer extensions and the GloVe vectors): `make bench-deps`.
-BENCH_PACKAGES := python3-numpy python3-hnswlib npm
+# (npm only when no npm is on PATH: a machine with another Node.js, e.g. NodeSource's, has its own
+# npm and Debian's package conflicts with it.)
+BENCH_PACKAGES := python3-numpy python3-hnswlib $(if $(shell command -v npm 2>/dev/null),,npm)
 # Only `make fuzz` needs these: Debian's clang 14 and its libFuzzer / sanitizer runtimes.
 FUZZ_PACKAGES := clang libclang-rt-14-dev libfuzzer-14-dev
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <set>
 
@@ -118,6 +119,60 @@ TEST_F(Hnsw, ExactEqualsBruteForceAndRecallIsHigh) {
     }
     EXPECT_GE(recall / 20, std::string(metric) == "dot" ? 0.85 : 0.95);
   }
+}
+
+// quantizer=int8 makes the walks read the 8-bit search codes at any dimension (the default only
+// up to 256), quantizer=none never; the choice is in the header, and distances stay exact.
+TEST_F(Hnsw, QuantizerChoosesWhatTheWalkReads) {
+  Fill(1500, 300, "cosine", ", quantizer=int8");
+  auto info = [&](const char* path) {
+    return Value(std::string("SELECT json_extract(vecgraph_index_info('idx'), '") + path + "')");
+  };
+  EXPECT_EQ(info("$.vector.quantizer"), "int8");
+  EXPECT_GE(std::stoll(info("$.memory_bytes.codes")), 1500LL * 300);
+  EXPECT_EQ(Value("SELECT hex(substr(value, 45, 4)) FROM idx_info WHERE key = 'header'"), "02000000");
+  std::mt19937 rng(11);
+  double recall = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto q = RandomVec(rng, 300);
+    auto got = Knn(q, 10, " AND ef = 100");
+    auto brute = Brute(q, 10, "cosine");
+    recall += Recall(got, brute);
+    // Every reported distance is the exact one (the walk's best nodes are re-scored from the
+    // float vectors): bit for bit what the exact scan reports for the same row.
+    auto exact = Knn(q, 1500, " AND exact = 1");
+    std::map<std::string, std::string> exact_d;
+    for (const Row& r : exact) exact_d[r[0]] = r[1];
+    for (size_t j = 0; j < got.size(); ++j) {
+      EXPECT_EQ(got[j][1], exact_d[got[j][0]]) << got[j][0];
+      if (j > 0) EXPECT_LE(std::stod(got[j - 1][1]), std::stod(got[j][1]));
+    }
+  }
+  EXPECT_GE(recall / 10, 0.9);
+  // Every connection uses the stored choice.
+  EXPECT_EQ(Value("SELECT json_extract(vecgraph_index_info('idx'), '$.vector.quantizer')"), "int8");
+  Exec("DROP TABLE idx");
+  Exec("CREATE VIRTUAL TABLE idx USING hnsw_knn(dim=300)");
+  EXPECT_EQ(info("$.vector.quantizer"), "none");  // the default above 256 dimensions
+  Exec("DROP TABLE idx");
+  Exec("CREATE VIRTUAL TABLE idx USING hnsw_knn(dim=8, quantizer = 'NONE')");
+  Exec("INSERT INTO idx(rowid, vector) SELECT id, vec_f32(json_array(id, 1, 2, 3, 4, 5, 6, 7)) FROM docs WHERE id <= 50");
+  EXPECT_EQ(info("$.vector.quantizer"), "none");
+  EXPECT_EQ(info("$.memory_bytes.codes"), "0");
+  EXPECT_EQ(Value("SELECT hex(substr(value, 45, 1)) FROM idx_info WHERE key = 'header'"), "01");
+  Exec("DROP TABLE idx");
+  Exec("CREATE VIRTUAL TABLE idx USING hnsw_knn(dim=8)");
+  EXPECT_EQ(info("$.vector.quantizer"), "int8");  // the default up to 256 dimensions
+  Exec("DROP TABLE idx");
+  Exec("CREATE VIRTUAL TABLE idx USING hnsw_knn(e float[300] distance_metric=l2 quantizer=int8, tag integer)");
+  EXPECT_EQ(info("$.vector.quantizer"), "int8");
+  EXPECT_EQ(Error("CREATE VIRTUAL TABLE bad USING hnsw_knn(dim=8, quantizer=bit)"),
+            "hnsw_knn: option 'quantizer': expected none or int8, found 'bit'");
+  // A header with an unknown quantizer is corrupt, not guessed at.
+  std::string header = Value("SELECT hex(value) FROM idx_info WHERE key = 'header'");
+  header.replace(88, 2, "07");  // byte 44
+  Exec("UPDATE idx_info SET value = X'" + header + "' WHERE key = 'header'");
+  EXPECT_NE(Value("SELECT vecgraph_check('idx')").find("unknown quantizer 7"), std::string::npos);
 }
 
 TEST_F(Hnsw, ResultsAreOrderedByDistance) {
@@ -352,7 +407,7 @@ TEST_F(Hnsw, BadInput) {
       {"CREATE VIRTUAL TABLE a USING hnsw_knn(dim=4, metric=hamming)",
        "hnsw_knn: option 'metric': unknown metric 'hamming': expected 'cosine', 'dot' or 'l2'"},
       {"CREATE VIRTUAL TABLE a USING hnsw_knn(dim=4, colour=red)",
-       "hnsw_knn: unknown option 'colour' (expected dim, metric, m, ef_construction, ef_search)"},
+       "hnsw_knn: unknown option 'colour' (expected dim, metric, m, ef_construction, ef_search, quantizer)"},
       {"CREATE VIRTUAL TABLE a USING hnsw_knn(dim=4, ef_search=abc)",
        "hnsw_knn: option 'ef_search': expected an integer between 1 and 65536, found 'abc'"},
   };

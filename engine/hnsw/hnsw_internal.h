@@ -117,6 +117,9 @@ struct HnswIndex::SearchContext {
   std::vector<const float*> rows;     // their vectors, for the gather kernel (float walks)
   std::vector<const uint8_t*> crows;  // their search codes (coded walks)
   float q_sum = 0, q_sq = 0;          // Σ q[j] and |q|² of the query of a coded walk
+  std::vector<int8_t> qcode;          // ...the query quantized: q[j] ≈ q_scale · qcode[j]
+  float q_scale = 0;
+  std::vector<int32_t> idot;          // Σ qcode[j]·code[j] of the staged rows
   std::vector<float> fresh_d;         // their distances
   std::vector<float> qbuf, gather, dists, scratch;
   std::vector<NodeId> ids;
@@ -148,15 +151,18 @@ struct HnswIndex::SearchContext {
       hlist.resize(w);
       rows.resize(w);
       crows.resize(w);
+      idot.resize(w);
       fresh_d.resize(w);
     }
     if (qbuf.size() < dim) qbuf.resize(dim);
+    if (qcode.size() < dim) qcode.resize(dim);
   }
   size_t bytes() const {
     return (tags.capacity() + marks.capacity()) * 2 + hlist.capacity() * 4 + (top.capacity() + cand.capacity() + merged.capacity() + sel.capacity() +
                                   pruned.capacity() + intra.capacity()) * sizeof(Cand) +
            (fresh.capacity() + hop.capacity() + ids.capacity() + fresh_d.capacity()) * 4 + (rows.capacity() + crows.capacity()) * sizeof(void*) +
-           (qbuf.capacity() + gather.capacity() + dists.capacity() + scratch.capacity()) * 4;
+           (qbuf.capacity() + gather.capacity() + dists.capacity() + scratch.capacity() + idot.capacity()) * 4 +
+           qcode.capacity();
   }
 };
 
@@ -189,16 +195,17 @@ inline void HnswIndex::StageRow(SearchContext& ctx, size_t i, NodeId v) const {
 }
 
 // Ordering distances of q to the n staged rows (ids: their nodes): float vectors through the
-// gather kernel (bit-identical to RawDist on each row), or search codes:
-// q·x̂ = lo·Σq + step·Σ q[j]·code[j] (hnsw_codes.h).
+// gather kernel (bit-identical to RawDist on each row), or search codes with the quantized query
+// (CodedWalk): q·x̂ ≈ lo·Σq + step·q_scale·Σ qcode[j]·code[j], the sum exact in integers
+// (hnsw_codes.h), so every ISA walks the same way.
 template <bool kIp, bool kCoded>
 inline void HnswIndex::ScoreRows(SearchContext& ctx, const float* q, const NodeId* ids, size_t n, float* out) const {
   if constexpr (kCoded) {
-    kt_->dot_u8_gather(q, ctx.crows.data(), n, dim_, out);
+    kt_->dot_u8s8_gather(ctx.qcode.data(), ctx.crows.data(), n, dim_, ctx.idot.data());
     const CodeScale* scales = scales_.data();
     for (size_t i = 0; i < n; ++i) {
       const CodeScale& s = scales[ids[i]];
-      const float dot = s.lo * ctx.q_sum + s.step * out[i];
+      const float dot = s.lo * ctx.q_sum + s.step * (ctx.q_scale * static_cast<float>(ctx.idot[i]));
       out[i] = Ordered(kIp ? -dot : ctx.q_sq - 2.0f * dot + s.sq);
     }
   } else {
@@ -430,6 +437,7 @@ void HnswIndex::CodedWalk(SearchContext& ctx, const float* q, size_t ef, const E
   }
   ctx.q_sum = static_cast<float>(sum);
   ctx.q_sq = static_cast<float>(sq);
+  ctx.q_scale = QuantizeQuery(q, dim_, ctx.qcode.data());
   auto walk = [&]<bool kIp>() {
     NodeId ep = ep0;
     float ep_d;

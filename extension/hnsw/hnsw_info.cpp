@@ -1,7 +1,7 @@
 // extension/hnsw/hnsw_info.cpp — vecgraph_index_info(name): one hnsw_knn table described as JSON.
 //
 //   SELECT vecgraph_index_info('docs');
-//   → {"name":"docs","schema":"main","format":4,"vector":{"name":"embedding","dim":768,"metric":"cosine"},
+//   → {"name":"docs","schema":"main","format":4,"vector":{"name":"embedding","dim":768,"metric":"cosine","quantizer":"none"},
 //      "columns":[{"name":"category","kind":"metadata","type":"integer"},...],
 //      "m":16,"ef_construction":200,"ef_search":64,"rows":1000,"deleted":3,"levels":3,
 //      "partitions":{"user_id":42},"memory_bytes":{"vectors":...,"graph":...,"codes":...,"metadata":...,"total":...},
@@ -92,6 +92,10 @@ void HnswIndexInfoFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
   o += std::to_string(vt->config.dim);
   Key(&o, "metric");
   json::AppendString(&o, MetricName(vt->config.metric));
+  // What the query walks read: the 8-bit search codes ("int8") or the float vectors ("none"),
+  // as chosen by the quantizer option (or, without it, by the dimension).
+  Key(&o, "quantizer");
+  json::AppendString(&o, vt->config.Coded() ? "int8" : "none");
   o += "}";
   Key(&o, "columns");
   o += "[";

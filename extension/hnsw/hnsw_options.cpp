@@ -150,6 +150,15 @@ long VectorDim(const std::string& w) {
   return d == 0 ? -3 : d;  // -3: float[0], out of range
 }
 
+// quantizer=none|int8 (an index option, or written on the vector column as the issue of typed
+// columns spells it: embedding float[768] quantizer=int8).
+StatusOr<hnsw::Quantizer> ParseQuantizer(const std::string& value) {
+  const std::string v = Lower(Trim(value));
+  if (v == "none") return hnsw::Quantizer::kNone;
+  if (v == "int8") return hnsw::Quantizer::kInt8;
+  return Status::InvalidArgument(StrFormat("expected none or int8, found '%s'", Short(Trim(value)).c_str()));
+}
+
 Status ParseOption(const std::string& arg, bool legacy, std::set<std::string>* seen, hnsw::HnswConfig* cfg,
                    bool* have_dim) {
   size_t eq = arg.find('=');
@@ -182,10 +191,14 @@ Status ParseOption(const std::string& arg, bool legacy, std::set<std::string>* s
   } else if (key == "ef_search") {
     VG_RETURN_IF_ERROR(ParseUint(key, value, 1, hnsw::kMaxEf, &x));
     cfg->ef_search = static_cast<uint32_t>(x);
+  } else if (key == "quantizer") {
+    auto q = ParseQuantizer(value);
+    if (!q.ok()) return q.status().WithPrefix("hnsw_knn: option 'quantizer': ");
+    cfg->quantizer = *q;
   } else {
     return Status::InvalidArgument(StrFormat("hnsw_knn: unknown option '%s' (expected %s)", Short(key).c_str(),
-                                             legacy ? "dim, metric, m, ef_construction, ef_search"
-                                                    : "m, ef_construction, ef_search"));
+                                             legacy ? "dim, metric, m, ef_construction, ef_search, quantizer"
+                                                    : "m, ef_construction, ef_search, quantizer"));
   }
   return Status::Ok();
 }
@@ -194,6 +207,8 @@ struct ParsedColumns {
   bool have_vector = false;
   uint32_t dim = 0;
   Metric metric = Metric::kL2;
+  bool have_quantizer = false;
+  hnsw::Quantizer quantizer = hnsw::Quantizer::kAuto;
   size_t partitions = 0, aux = 0, metadata = 0;
 };
 
@@ -269,9 +284,14 @@ Status ParseColumn(const std::string& def, const std::string& table, HnswSchema*
         if (!m.ok()) return m.status().WithPrefix(StrFormat("hnsw_knn: column '%s': distance_metric: ", Short(name).c_str()));
         pc->metric = *m;
         have_metric = true;
+      } else if (lw.rfind("quantizer=", 0) == 0 && !pc->have_quantizer) {
+        auto q = ParseQuantizer(w[i].substr(10));
+        if (!q.ok()) return q.status().WithPrefix(StrFormat("hnsw_knn: column '%s': quantizer: ", Short(name).c_str()));
+        pc->quantizer = *q;
+        pc->have_quantizer = true;
       } else {
         return Status::InvalidArgument(StrFormat("hnsw_knn: column '%s': unexpected '%s' (a vector column takes "
-                                                 "distance_metric=cosine|l2|dot)",
+                                                 "distance_metric=cosine|l2|dot and quantizer=none|int8)",
                                                  Short(name).c_str(), Short(w[i]).c_str()));
       }
     }
@@ -374,6 +394,13 @@ Status ParseAll(int argc, const char* const* argv, hnsw::HnswConfig* cfg, HnswSc
   if (options) {
     cfg->dim = pc.dim;
     cfg->metric = pc.metric;
+    if (pc.have_quantizer) {
+      if (seen.count("quantizer") != 0) {
+        return Status::InvalidArgument("hnsw_knn: option 'quantizer' is given more than once (on the vector column "
+                                       "and as an option)");
+      }
+      cfg->quantizer = pc.quantizer;
+    }
   }
   return Status::Ok();
 }

@@ -51,9 +51,11 @@ struct KernelTable {
   // are scored at once and the next ones prefetched, which the pairwise calls cannot do.
   void (*dot_gather)(const float* q, const float* const* rows, size_t n, size_t dims, float* out);
   void (*l2sq_gather)(const float* q, const float* const* rows, size_t n, size_t dims, float* out);
-  // One float query against n rows of 8-bit codes at arbitrary addresses: out[i] = Σ_j q[j]·rows[i][j]
-  // (the code-space dot product behind the HNSW search codes; see engine/hnsw/hnsw_codes.h).
-  void (*dot_u8_gather)(const float* q, const uint8_t* const* rows, size_t n, size_t dims, float* out);
+  // One int8 query against n rows of 8-bit codes at arbitrary addresses: out[i] = Σ_j q[j]·rows[i][j],
+  // exact in int32 (|q[j]| ≤ 128, dims ≤ 65 536), so identical in every table. The quantized
+  // HNSW walk (engine/hnsw/hnsw_codes.h) scores the search codes with it; the AVX-512 table uses
+  // VNNI (vpdpbusd, 64 products per instruction) where the CPU has it.
+  void (*dot_u8s8_gather)(const int8_t* q, const uint8_t* const* rows, size_t n, size_t dims, int32_t* out);
   // Compact element types (typed_kernels.hpp): exact results, identical in every table.
   // int8: Σ a·b and Σ (a − b)², exact for dims ≤ 65 536 (elem_math.h).
   int32_t (*dot_i8)(const int8_t* a, const int8_t* b, size_t dims);

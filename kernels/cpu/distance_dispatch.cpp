@@ -91,6 +91,13 @@ const KernelTable* ChooseKernels() {
 
 }  // namespace
 
+#if defined(VECGRAPH_KERNELS_X86)
+bool CpuHasAvx512Vnni() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (c & (1u << 11)) != 0;
+}
+#endif
+
 const KernelTable* KernelsFor(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return &ScalarKernels();

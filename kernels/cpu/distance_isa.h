@@ -20,6 +20,8 @@ const KernelTable& KernelsSse2();    // distance_sse2.cpp   (xsimd::sse2)
 const KernelTable& KernelsSse42();   // distance_sse42.cpp  (xsimd::sse4_2)
 const KernelTable& KernelsAvx2();    // distance_avx2.cpp   (xsimd::fma3<xsimd::avx2>)
 const KernelTable& KernelsAvx512();  // distance_avx512.cpp (xsimd::avx512bw)
+// AVX-512 VNNI (CPUID leaf 7, ECX bit 11); meaningful only where KernelsFor(kAvx512) is non-null.
+bool CpuHasAvx512Vnni();
 #endif
 #if defined(VECGRAPH_KERNELS_NEON)
 const KernelTable& KernelsNeon();  // distance_neon.cpp (xsimd::neon64)

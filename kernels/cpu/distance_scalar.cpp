@@ -65,14 +65,6 @@ void L2SqGather(const float* q, const float* const* rows, size_t n, size_t dims,
   for (size_t r = 0; r < n; ++r) out[r] = L2Sq(q, rows[r], dims);
 }
 
-void DotU8Gather(const float* q, const uint8_t* const* rows, size_t n, size_t dims, float* out) {
-  for (size_t r = 0; r < n; ++r) {
-    double s = 0.0;
-    for (size_t i = 0; i < dims; ++i) s += static_cast<double>(q[i]) * static_cast<double>(rows[r][i]);
-    out[r] = static_cast<float>(s);
-  }
-}
-
 constexpr KernelTable kScalarTable{
     Isa::kScalar,
     /* dot */ &Dot,
@@ -85,7 +77,7 @@ constexpr KernelTable kScalarTable{
     /* l2sq_multi */ &L2SqMulti,
     /* dot_gather */ &DotGather,
     /* l2sq_gather */ &L2SqGather,
-    /* dot_u8_gather */ &DotU8Gather,
+    /* dot_u8s8_gather */ &DotU8S8Gather,
     /* dot_i8 */ &DotI8,
     /* l2sq_i8 */ &L2SqI8,
     /* f16_to_f32 */ &F16ToF32,

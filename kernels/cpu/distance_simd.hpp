@@ -159,8 +159,8 @@ float NormSq(const float* a, size_t dims) {
 }
 
 // ---- gather: one query, rows at arbitrary addresses ------------------------------------------
-// Rows are float vectors (dot_gather, l2sq_gather) or 8-bit codes (dot_u8_gather: each code
-// widened to a float, exact for 0..255); one template serves both through LoadRow.
+// Rows are float vectors (dot_gather, l2sq_gather). The 8-bit search codes have their own
+// integer kernel (dot_u8s8_gather, typed_kernels.hpp).
 
 // Rows scored together by the gather kernels: each row keeps the pairwise kernel's four
 // accumulators, so R rows need 4·R vector registers (AVX-512 has 32, the others 16).
@@ -174,32 +174,10 @@ template <class A>
 inline Vec<A> LoadRow(const float* p) {
   return Load<A>(p);
 }
-template <class A>
-inline Vec<A> LoadRow(const uint8_t* p) {
-#if defined(__AVX512F__)
-  if constexpr (kLanes<A> == 16) {
-    return Vec<A>(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))));
-  }
-#endif
-#if defined(__AVX2__)
-  if constexpr (kLanes<A> == 8) {
-    return Vec<A>(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
-  }
-#endif
-  alignas(64) float buf[kLanes<A>];
-  for (size_t i = 0; i < kLanes<A>; ++i) buf[i] = static_cast<float>(p[i]);
-  return Vec<A>::load_aligned(buf);
-}
 // p[0, rem) with 0 < rem < lanes, the other lanes zero; never reads past p + rem.
 template <class A>
 inline Vec<A> LoadRowPartial(const float* p, size_t rem) {
   return LoadPartial<A>(p, rem);
-}
-template <class A>
-inline Vec<A> LoadRowPartial(const uint8_t* p, size_t rem) {
-  alignas(64) float buf[kLanes<A>] = {};
-  for (size_t i = 0; i < rem; ++i) buf[i] = static_cast<float>(p[i]);
-  return Vec<A>::load_aligned(buf);
 }
 
 // R rows against the query, each accumulated exactly like Pair<A, Op>(q, row, dims) (same
@@ -263,10 +241,6 @@ void DotGather(const float* q, const float* const* rows, size_t n, size_t dims, 
 template <class A>
 void L2SqGather(const float* q, const float* const* rows, size_t n, size_t dims, float* out) {
   GatherImpl<A, L2Op>(q, rows, n, dims, out);
-}
-template <class A>
-void DotU8Gather(const float* q, const uint8_t* const* rows, size_t n, size_t dims, float* out) {
-  GatherImpl<A, DotOp>(q, rows, n, dims, out);
 }
 
 // ---- batch: one query, many rows -------------------------------------------------------------
@@ -522,7 +496,7 @@ constexpr KernelTable MakeKernelTable(Isa isa) {
       /* l2sq_multi */ &L2SqMulti<A>,
       /* dot_gather */ &DotGather<A>,
       /* l2sq_gather */ &L2SqGather<A>,
-      /* dot_u8_gather */ &DotU8Gather<A>,
+      /* dot_u8s8_gather */ &DotU8S8Gather,
       /* dot_i8 */ &DotI8,
       /* l2sq_i8 */ &L2SqI8,
       /* f16_to_f32 */ &F16ToF32,

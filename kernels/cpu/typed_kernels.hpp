@@ -38,6 +38,21 @@ uint32_t L2SqI8(const int8_t* a, const int8_t* b, size_t dims) {
   return s;
 }
 
+// Σ q[j]·row[j] for u8 codes and an int8 query, each row after the other; the next row's lines
+// are requested while one is summed (the rows are graph neighbours: scattered, rarely cached).
+void DotU8S8Gather(const int8_t* q, const uint8_t* const* rows, size_t n, size_t dims, int32_t* out) {
+  const size_t lines = (dims + 63) / 64;
+  for (size_t r = 0; r < n; ++r) {
+    if (r + 1 < n) {
+      for (size_t l = 0; l < lines && l < 16; ++l) __builtin_prefetch(rows[r + 1] + l * 64, 0, 3);
+    }
+    const uint8_t* row = rows[r];
+    int32_t s = 0;
+    for (size_t i = 0; i < dims; ++i) s += static_cast<int32_t>(q[i]) * static_cast<int32_t>(row[i]);
+    out[r] = s;
+  }
+}
+
 void F16ToF32(const uint16_t* in, size_t n, float* out) {
   size_t i = 0;
 #if defined(__F16C__)
