@@ -9,7 +9,8 @@ Run with Debian's /usr/bin/python3 (numpy; peers from bench/install_peers.sh):
 
 Per dataset (k = 10, cosine, M = 16, ef_construction = 200; one thread for queries):
   build   vecgraph   CREATE VIRTUAL TABLE idx USING hnsw_knn(dim=D, metric=cosine, m=16,
-                     ef_construction=200, quantizer=Q) for Q in --quantizers (default none,int8),
+                     ef_construction=200, quantizer=Q) for Q in --quantizers (default none,int8;
+                     `int8/R` adds rescore=R),
                      each in its own database file, INSERT ... SELECT from the dataset, 2 threads.
                      The build reads the float vectors whatever Q is, so every Q gets the same graph
                      (checked: the sha256 of the node records must agree).
@@ -106,13 +107,15 @@ def load_matrix(path, table):
     return ids, [r[1] for r in rows]
 
 
-def build_vecgraph(ext, data, out, dim, quantizer, threads):
+def build_vecgraph(ext, data, out, dim, variant, threads):
+    quantizer, _, rescore = variant.partition("/")
+    options = f"quantizer={quantizer}" + (f", rescore={rescore}" if rescore else "")
     remove_db(out)
     con = ext_connect(f"file:{out}", ext, VECGRAPH_ENTRY, uri=True)
     con.execute("ATTACH ? AS data", (f"file:{data}?mode=ro",))
     con.execute("SELECT vecgraph_config('threads', ?)", (threads,))
     con.execute(f"CREATE VIRTUAL TABLE idx USING hnsw_knn(dim={dim}, metric=cosine, m={M}, "
-                f"ef_construction={EF_CONSTRUCTION}, quantizer={quantizer})")
+                f"ef_construction={EF_CONSTRUCTION}, {options})")
     t0 = time.perf_counter()
     con.execute("BEGIN")
     con.execute("INSERT INTO idx(rowid, vector) SELECT id, e FROM data.t")
@@ -179,7 +182,7 @@ def bench(spec, args, ext, vl_ext):
 
     cons = {}
     for qz in args.quantizers:
-        path = os.path.join(work, f"{os.path.basename(data)}.{qz}.db")
+        path = os.path.join(work, f"{os.path.basename(data)}.{qz.replace('/', '_r')}.db")
         b = build_vecgraph(ext, data, path, dim, qz, args.build_threads)
         out["build"][f"vecgraph {qz}"] = b
         log(f"   vecgraph quantizer={qz}: build {b['build_s']:.1f}s")

@@ -289,6 +289,27 @@ TEST(HnswCodesTest, ConstantAndExtremeVectors) {
   EXPECT_EQ(code[2], 128);
 }
 
+// The walk's query codes: round(q / scale) with scale = max |q| / 127, halves away from zero.
+TEST(HnswCodesTest, QuantizeQuery) {
+  std::vector<int8_t> code(6, 99);
+  const float q[6] = {-127.0f, 127.0f, 63.5f, 0.0f, -2.5f, 0.49f};  // scale 1: the codes are q rounded
+  EXPECT_EQ(QuantizeQuery(q, 6, code.data()), 1.0f);
+  EXPECT_EQ(code, (std::vector<int8_t>{-127, 127, 64, 0, -3, 0}));
+  const float r[2] = {-2.0f, 1.0f};
+  std::vector<int8_t> c2(2);
+  EXPECT_FLOAT_EQ(QuantizeQuery(r, 2, c2.data()), 2.0f / 127.0f);
+  EXPECT_EQ(c2, (std::vector<int8_t>{-127, 64}));  // 63.5 → 64
+  const float zero[3] = {0.0f, -0.0f, 0.0f};
+  std::vector<int8_t> z(3, 5);
+  EXPECT_EQ(QuantizeQuery(zero, 3, z.data()), 0.0f);
+  EXPECT_EQ(z, std::vector<int8_t>(3, 0));
+  const float big = std::numeric_limits<float>::max();
+  const float e[3] = {-big, big, big / 4};
+  std::vector<int8_t> c3(3);
+  EXPECT_TRUE(std::isfinite(QuantizeQuery(e, 3, c3.data())));
+  EXPECT_EQ(c3, (std::vector<int8_t>{-127, 127, 32}));
+}
+
 // ---- configuration ---------------------------------------------------------------------------
 
 TEST(HnswConfigTest, ValidateRanges) {
@@ -1211,7 +1232,7 @@ TEST_F(HnswCorruptionTest, HeaderDamage) {
   decode([](auto* h) { PutU16(h, 14, 1); }, "M must be between");
   decode([](auto* h) { PutU32(h, 16, 0); }, "ef_construction");
   decode([](auto* h) { PutU32(h, 40, 64); }, "max level 64");
-  decode([](auto* h) { (*h)[47] = 0x30; }, "reserved field (offset 45) is not zero");  // found by fuzz_hnsw_records
+  decode([](auto* h) { (*h)[47] = 0x30; }, "rescore must be between 0 and 1024, found 12288");  // found by fuzz_hnsw_records
   decode([](auto* h) { (*h)[45] = 1; }, "reserved field (offset 45) is not zero");
   decode([](auto* h) { (*h)[44] = 3; }, "unknown quantizer 3");
   decode([](auto* h) { PutU32(h, 56, 1000); }, "1000 live nodes but only 300 records");

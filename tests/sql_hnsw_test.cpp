@@ -145,7 +145,9 @@ TEST_F(Hnsw, QuantizerChoosesWhatTheWalkReads) {
     for (const Row& r : exact) exact_d[r[0]] = r[1];
     for (size_t j = 0; j < got.size(); ++j) {
       EXPECT_EQ(got[j][1], exact_d[got[j][0]]) << got[j][0];
-      if (j > 0) EXPECT_LE(std::stod(got[j - 1][1]), std::stod(got[j][1]));
+      if (j > 0) {
+        EXPECT_LE(std::stod(got[j - 1][1]), std::stod(got[j][1]));
+      }
     }
   }
   EXPECT_GE(recall / 10, 0.9);
@@ -173,6 +175,40 @@ TEST_F(Hnsw, QuantizerChoosesWhatTheWalkReads) {
   header.replace(88, 2, "07");  // byte 44
   Exec("UPDATE idx_info SET value = X'" + header + "' WHERE key = 'header'");
   EXPECT_NE(Value("SELECT vecgraph_check('idx')").find("unknown quantizer 7"), std::string::npos);
+}
+
+// rescore=R re-scores only the walk's R·k best nodes by code distance: the answer is the best k
+// of those, with exact distances; R·k at least the walk's list changes nothing.
+TEST_F(Hnsw, RescoreKeepsDistancesExact) {
+  Fill(1500, 300, "cosine", ", quantizer=int8, rescore=1");
+  EXPECT_EQ(Value("SELECT json_extract(vecgraph_index_info('idx'), '$.vector.rescore')"), "1");
+  EXPECT_EQ(Value("SELECT hex(substr(value, 45, 4)) FROM idx_info WHERE key = 'header'"), "02000100");
+  Exec("CREATE VIRTUAL TABLE all_rows USING hnsw_knn(dim=300, metric=cosine, quantizer=int8)");
+  Exec("CREATE VIRTUAL TABLE wide USING hnsw_knn(dim=300, metric=cosine, quantizer=int8, rescore=20)");
+  Exec("INSERT INTO all_rows(rowid, vector) SELECT id, emb FROM docs");
+  Exec("INSERT INTO wide(rowid, vector) SELECT id, emb FROM docs");
+  EXPECT_EQ(Value("SELECT json_type(vecgraph_index_info('all_rows'), '$.vector.rescore')"), "null");
+  std::mt19937 rng(13);
+  double recall = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto q = RandomVec(rng, 300);
+    auto got = Knn(q, 10, " AND ef = 100");
+    ASSERT_EQ(got.size(), 10u);
+    auto exact = Knn(q, 1500, " AND exact = 1");
+    std::map<std::string, std::string> exact_d;
+    for (const Row& r : exact) exact_d[r[0]] = r[1];
+    for (size_t j = 0; j < got.size(); ++j) {
+      EXPECT_EQ(got[j][1], exact_d[got[j][0]]) << got[j][0];
+      if (j > 0) {
+        EXPECT_LE(std::stod(got[j - 1][1]), std::stod(got[j][1]));
+      }
+    }
+    recall += Recall(got, Brute(q, 10, "cosine"));
+    // 20 · 10 ≥ ef 100: every node of the walk is re-scored, as without the option.
+    const std::string sql = " WHERE vector MATCH ?1 AND k = 10 AND ef = 100";
+    EXPECT_EQ(Query("SELECT rowid, distance FROM wide" + sql, {q}), Query("SELECT rowid, distance FROM all_rows" + sql, {q}));
+  }
+  EXPECT_GE(recall / 10, 0.8);
 }
 
 TEST_F(Hnsw, ResultsAreOrderedByDistance) {
@@ -407,7 +443,7 @@ TEST_F(Hnsw, BadInput) {
       {"CREATE VIRTUAL TABLE a USING hnsw_knn(dim=4, metric=hamming)",
        "hnsw_knn: option 'metric': unknown metric 'hamming': expected 'cosine', 'dot' or 'l2'"},
       {"CREATE VIRTUAL TABLE a USING hnsw_knn(dim=4, colour=red)",
-       "hnsw_knn: unknown option 'colour' (expected dim, metric, m, ef_construction, ef_search, quantizer)"},
+       "hnsw_knn: unknown option 'colour' (expected dim, metric, m, ef_construction, ef_search, quantizer, rescore)"},
       {"CREATE VIRTUAL TABLE a USING hnsw_knn(dim=4, ef_search=abc)",
        "hnsw_knn: option 'ef_search': expected an integer between 1 and 65536, found 'abc'"},
   };

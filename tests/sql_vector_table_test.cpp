@@ -86,7 +86,7 @@ TEST_F(VectorTable, DeclarationsAndTheirErrors) {
   Exec("CREATE VIRTUAL TABLE a USING hnsw_knn(\"my vec\" FLOAT32 [ 3 ] distance_metric = cosine, \"Cat\" INT, "
        "t TEXT, r double, b bool, p text partition key, +aux, +blobby blob, ef_search=32)");
   EXPECT_EQ(Value("SELECT json_extract(vecgraph_index_info('a'), '$.vector')"),
-            "{\"name\":\"my vec\",\"dim\":3,\"metric\":\"cosine\",\"quantizer\":\"int8\"}");
+            "{\"name\":\"my vec\",\"dim\":3,\"metric\":\"cosine\",\"quantizer\":\"int8\",\"rescore\":null}");
   EXPECT_EQ(Value("SELECT json_extract(vecgraph_index_info('a'), '$.ef_search')"), "32");
   EXPECT_EQ(Column("SELECT name FROM pragma_table_info('a')"), "my vec,Cat,t,r,b,p,aux,blobby");
   // The vec0 default metric is l2.
@@ -112,10 +112,16 @@ TEST_F(VectorTable, DeclarationsAndTheirErrors) {
       {"e float[0]", "hnsw_knn: column 'e': dimension in 'float[0]' must be between 1 and 16000"},
       {"e float[16001]", "hnsw_knn: column 'e': dimension in 'float[16001]' must be between 1 and 16000"},
       {"e float[2] metric=l2", "hnsw_knn: column 'e': unexpected 'metric=l2' (a vector column takes "
-                               "distance_metric=cosine|l2|dot and quantizer=none|int8)"},
+                               "distance_metric=cosine|l2|dot, quantizer=none|int8 and rescore=R)"},
+      {"e float[2] rescore=0", "hnsw_knn: option 'rescore': expected an integer between 1 and 1024, found '0'"},
+      {"e float[2] rescore=2, rescore=3", "hnsw_knn: option 'rescore' is given more than once"},
+      {"e float[2] quantizer=none rescore=2",
+       "hnsw_knn: option 'rescore' chooses which nodes of a walk over the int8 codes are re-scored; with "
+       "quantizer=none the walk reads the float vectors"},
       {"e float[2] quantizer=bit", "hnsw_knn: column 'e': quantizer: expected none or int8, found 'bit'"},
       {"e float[2] quantizer=int8 quantizer=none", "hnsw_knn: column 'e': unexpected 'quantizer=none' (a vector column "
-                                                   "takes distance_metric=cosine|l2|dot and quantizer=none|int8)"},
+                                                   "takes distance_metric=cosine|l2|dot, quantizer=none|int8 and "
+                                                   "rescore=R)"},
       {"e float[2] quantizer=int8, quantizer=int8",
        "hnsw_knn: option 'quantizer' is given more than once (on the vector column and as an option)"},
       {"e float[2], quantizer=int4", "hnsw_knn: option 'quantizer': expected none or int8, found 'int4'"},

@@ -29,6 +29,9 @@ Status HnswConfig::Validate() const {
   if (ef_search < 1 || ef_search > kMaxEf) {
     return Status::InvalidArgument(StrFormat("hnsw: ef_search must be between 1 and %u, found %u", kMaxEf, ef_search));
   }
+  if (rescore > kMaxRescore) {
+    return Status::InvalidArgument(StrFormat("hnsw: rescore must be between 0 and %u, found %u", kMaxRescore, rescore));
+  }
   if (!(filter_graph_cost_rows >= 0.0 && filter_graph_cost_rows <= 1e15)) {
     return Status::InvalidArgument(
         StrFormat("hnsw: filter_graph_cost_rows must be between 0 and 1e15, found %g", filter_graph_cost_rows));
@@ -245,6 +248,7 @@ HnswHeader HnswIndex::Header() const {
   h.seed = cfg_.seed;
   h.keep_pruned_connections = cfg_.keep_pruned_connections;
   h.quantizer = cfg_.quantizer;
+  h.rescore = cfg_.rescore;
   h.entry_rowid = entry_ != kInvalidNode ? rowid_[entry_] : 0;
   h.max_level = entry_ != kInvalidNode ? static_cast<uint32_t>(max_level_) : 0;
   h.node_count = n_;

@@ -67,8 +67,9 @@ inline CodeScale EncodeCodes(const float* x, size_t dim, uint8_t* code) {
 
 // The query side of a coded walk: q[j] ≈ scale · code[j] with code[j] = round(q[j] / scale) ∈
 // −127..127 and scale = max |q[j]| / 127 (0 for a zero query). Returns the scale. Deterministic
-// (double arithmetic, round half away from zero), so the integer sums Σ code[j]·x_code[j] the
-// walk orders nodes by are the same on every machine.
+// (double arithmetic; ±0.5 then truncation: half away from zero, without a libm call per
+// element), so the integer sums Σ code[j]·x_code[j] the walk orders nodes by are the same on
+// every machine.
 inline float QuantizeQuery(const float* q, size_t dim, int8_t* code) {
   double m = 0;
   for (size_t j = 0; j < dim; ++j) m = std::max(m, std::fabs(static_cast<double>(q[j])));
@@ -78,7 +79,8 @@ inline float QuantizeQuery(const float* q, size_t dim, int8_t* code) {
   }
   const double inv = 127.0 / m;
   for (size_t j = 0; j < dim; ++j) {
-    code[j] = static_cast<int8_t>(std::clamp(std::round(static_cast<double>(q[j]) * inv), -127.0, 127.0));
+    const double x = std::clamp(static_cast<double>(q[j]) * inv, -127.0, 127.0);
+    code[j] = static_cast<int8_t>(static_cast<int>(x + (x >= 0 ? 0.5 : -0.5)));
   }
   return static_cast<float>(m / 127.0);
 }

@@ -41,6 +41,7 @@ inline constexpr size_t kBuildBatchSize = 256;
 //          re-scored from the float vectors, so reported distances stay exact
 enum class Quantizer : uint8_t { kAuto = 0, kNone = 1, kInt8 = 2 };
 inline constexpr uint8_t kMaxQuantizer = 2;
+inline constexpr uint32_t kMaxRescore = 1024;
 const char* QuantizerName(Quantizer q);  // "auto", "none", "int8"
 
 struct HnswConfig {
@@ -111,6 +112,11 @@ struct HnswConfig {
   // Not in the paper: which vectors the query walks read (Quantizer above). Default kAuto.
   // Persisted (the SQL option quantizer=none|int8).
   Quantizer quantizer = Quantizer::kAuto;
+  // Not in the paper: how many of a coded walk's ef best nodes (by code distance, ties by rowid)
+  // are re-scored from the float vectors: R·k with rescore = R (at least k), or all ef with 0
+  // (the default). Fewer rows re-scored read fewer float vectors (3 KB each at d = 768); the
+  // answer is the best k of those, with exact distances. 0..kMaxRescore. Persisted.
+  uint32_t rescore = 0;
   // The walks read the search codes.
   bool Coded() const {
     return quantizer == Quantizer::kInt8 || (quantizer == Quantizer::kAuto && dim <= search_codes_max_dim);

@@ -46,7 +46,7 @@ std::vector<uint8_t> HnswHeader::Encode() const {
   Put<uint32_t>(&out, max_level);
   Put<uint8_t>(&out, static_cast<uint8_t>(quantizer));
   Put<uint8_t>(&out, 0);
-  Put<uint16_t>(&out, 0);
+  Put<uint16_t>(&out, static_cast<uint16_t>(rescore));
   Put<uint64_t>(&out, node_count);
   Put<uint64_t>(&out, live_count);
   return out;
@@ -83,9 +83,8 @@ StatusOr<HnswHeader> HnswHeader::Decode(std::span<const uint8_t> b) {
   h.max_level = Get<uint32_t>(p + 40);
   if (p[44] > kMaxQuantizer) return Status::Corruption(StrFormat("hnsw: header has unknown quantizer %u", p[44]));
   h.quantizer = static_cast<Quantizer>(p[44]);
-  if (p[45] != 0 || Get<uint16_t>(p + 46) != 0) {
-    return Status::Corruption("hnsw: header reserved field (offset 45) is not zero");
-  }
+  if (p[45] != 0) return Status::Corruption("hnsw: header reserved field (offset 45) is not zero");
+  h.rescore = Get<uint16_t>(p + 46);
   h.node_count = Get<uint64_t>(p + 48);
   h.live_count = Get<uint64_t>(p + 56);
   Status st = h.ToConfig().Validate();
@@ -115,6 +114,7 @@ HnswConfig HnswHeader::ToConfig() const {
   c.seed = seed;
   c.keep_pruned_connections = keep_pruned_connections;
   c.quantizer = quantizer;
+  c.rescore = rescore;
   return c;
 }
 

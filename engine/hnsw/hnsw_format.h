@@ -8,7 +8,7 @@
 //   16 u32 ef_construction                20 u32 ef_search
 //   24 u64 seed                           32 i64 entry rowid (meaningless when live_count = 0)
 //   40 u32 max_level (level of the entry) 44 u8 quantizer (0 auto, 1 none, 2 int8; 0 before 0.2)
-//                                         45 u8[3] reserved (0)
+//                                         45 u8 reserved (0)  46 u16 rescore (0: all; 0 before 0.2)
 //   48 u64 node_count (records, tombstones included)  56 u64 live_count
 //
 // Node record (EncodeNode; the vector is stored beside it as a float32 BLOB of dim × 4 bytes):
@@ -50,6 +50,7 @@ struct HnswHeader {
   uint64_t seed = 100;
   bool keep_pruned_connections = false;
   Quantizer quantizer = Quantizer::kAuto;
+  uint32_t rescore = 0;
   int64_t entry_rowid = 0;  // valid only when live_count > 0
   uint32_t max_level = 0;
   uint64_t node_count = 0;  // node records, tombstones included

@@ -1,7 +1,7 @@
 // extension/hnsw/hnsw_info.cpp — vecgraph_index_info(name): one hnsw_knn table described as JSON.
 //
 //   SELECT vecgraph_index_info('docs');
-//   → {"name":"docs","schema":"main","format":4,"vector":{"name":"embedding","dim":768,"metric":"cosine","quantizer":"none"},
+//   → {"name":"docs","schema":"main","format":4,"vector":{"name":"embedding","dim":768,"metric":"cosine","quantizer":"none","rescore":null},
 //      "columns":[{"name":"category","kind":"metadata","type":"integer"},...],
 //      "m":16,"ef_construction":200,"ef_search":64,"rows":1000,"deleted":3,"levels":3,
 //      "partitions":{"user_id":42},"memory_bytes":{"vectors":...,"graph":...,"codes":...,"metadata":...,"total":...},
@@ -96,6 +96,10 @@ void HnswIndexInfoFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
   // as chosen by the quantizer option (or, without it, by the dimension).
   Key(&o, "quantizer");
   json::AppendString(&o, vt->config.Coded() ? "int8" : "none");
+  // How many of a coded walk's nodes are re-scored from the float vectors: R (× k), or null for
+  // all of them (the walk's ef best).
+  Key(&o, "rescore");
+  o += vt->config.rescore == 0 ? "null" : std::to_string(vt->config.rescore);
   o += "}";
   Key(&o, "columns");
   o += "[";

@@ -195,10 +195,13 @@ Status ParseOption(const std::string& arg, bool legacy, std::set<std::string>* s
     auto q = ParseQuantizer(value);
     if (!q.ok()) return q.status().WithPrefix("hnsw_knn: option 'quantizer': ");
     cfg->quantizer = *q;
+  } else if (key == "rescore") {
+    VG_RETURN_IF_ERROR(ParseUint(key, value, 1, hnsw::kMaxRescore, &x));
+    cfg->rescore = static_cast<uint32_t>(x);
   } else {
     return Status::InvalidArgument(StrFormat("hnsw_knn: unknown option '%s' (expected %s)", Short(key).c_str(),
-                                             legacy ? "dim, metric, m, ef_construction, ef_search, quantizer"
-                                                    : "m, ef_construction, ef_search, quantizer"));
+                                             legacy ? "dim, metric, m, ef_construction, ef_search, quantizer, rescore"
+                                                    : "m, ef_construction, ef_search, quantizer, rescore"));
   }
   return Status::Ok();
 }
@@ -209,6 +212,7 @@ struct ParsedColumns {
   Metric metric = Metric::kL2;
   bool have_quantizer = false;
   hnsw::Quantizer quantizer = hnsw::Quantizer::kAuto;
+  std::string rescore;  // rescore=R written on the vector column (checked with the options)
   size_t partitions = 0, aux = 0, metadata = 0;
 };
 
@@ -289,9 +293,11 @@ Status ParseColumn(const std::string& def, const std::string& table, HnswSchema*
         if (!q.ok()) return q.status().WithPrefix(StrFormat("hnsw_knn: column '%s': quantizer: ", Short(name).c_str()));
         pc->quantizer = *q;
         pc->have_quantizer = true;
+      } else if (lw.rfind("rescore=", 0) == 0 && pc->rescore.empty()) {
+        pc->rescore = w[i];
       } else {
         return Status::InvalidArgument(StrFormat("hnsw_knn: column '%s': unexpected '%s' (a vector column takes "
-                                                 "distance_metric=cosine|l2|dot and quantizer=none|int8)",
+                                                 "distance_metric=cosine|l2|dot, quantizer=none|int8 and rescore=R)",
                                                  Short(name).c_str(), Short(w[i]).c_str()));
       }
     }
@@ -401,6 +407,10 @@ Status ParseAll(int argc, const char* const* argv, hnsw::HnswConfig* cfg, HnswSc
       }
       cfg->quantizer = pc.quantizer;
     }
+    if (!pc.rescore.empty()) {
+      bool unused = false;
+      VG_RETURN_IF_ERROR(ParseOption(pc.rescore, false, &seen, cfg, &unused));
+    }
   }
   return Status::Ok();
 }
@@ -459,6 +469,10 @@ std::string HnswSchema::Canonical(uint32_t dim) const {
 
 Status ParseHnswArguments(int argc, const char* const* argv, hnsw::HnswConfig* cfg, HnswSchema* schema) {
   VG_RETURN_IF_ERROR(ParseAll(argc, argv, cfg, schema, true, nullptr));
+  if (cfg->rescore != 0 && cfg->quantizer == hnsw::Quantizer::kNone) {
+    return Status::InvalidArgument("hnsw_knn: option 'rescore' chooses which nodes of a walk over the int8 codes are "
+                                   "re-scored; with quantizer=none the walk reads the float vectors");
+  }
   return cfg->Validate().WithPrefix("hnsw_knn: ");
 }
 
