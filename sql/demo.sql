@@ -52,9 +52,11 @@ WHERE i.vector MATCH '[0.1, 0, 1, 0.1]' AND i.k = 3;
 .print 'filtered k-NN (rowid IN a subquery): never short, exact when the filter is selective'
 SELECT rowid, round(distance, 4) AS distance FROM docs_idx
 WHERE vector MATCH '[0.1, 0, 1, 0.1]' AND k = 3 AND rowid IN (SELECT id FROM docs WHERE topic = 'coffee');
-.print 'a vector table: metadata filtered inside the search, a partition key, an auxiliary column'
+.print 'a vector table: metadata filtered inside the search, a partition key, an auxiliary column;'
+.print 'its walks read 8-bit codes of the vectors (quantizer=int8) and re-score the best 2·k exactly'
 CREATE VIRTUAL TABLE notes USING hnsw_knn(
-  embedding float[4] distance_metric=cosine, topic text, year integer, user_id integer partition key, +title text);
+  embedding float[4] distance_metric=cosine quantizer=int8 rescore=2,
+  topic text, year integer, user_id integer partition key, +title text);
 INSERT INTO notes(rowid, embedding, topic, year, user_id, title)
 SELECT id, emb, topic, 2019 + id, 1 + id % 2, title FROM docs;
 .print 'metadata-filtered k-NN: topic and year are tested during the graph walk (never short)'
@@ -63,7 +65,7 @@ WHERE embedding MATCH '[1, 0.1, 0, 0.1]' AND k = 3 AND topic IN ('coffee', 'tea'
 .print 'partitioned k-NN: only the notes of user 2, as ORDER BY distance LIMIT'
 SELECT rowid, title, round(distance, 4) AS distance FROM notes
 WHERE embedding MATCH '[1, 0.1, 0, 0.1]' AND user_id = 2 ORDER BY distance LIMIT 2;
-SELECT json_extract(vecgraph_index_info('notes'), '$.rows', '$.partitions', '$.last_query.strategy') AS info;
+SELECT json_extract(vecgraph_index_info('notes'), '$.rows', '$.partitions', '$.vector.quantizer', '$.last_query.strategy') AS info;
 .print 'batched k-NN: every query of a table in one statement (hnsw_knn_batch)'
 CREATE TABLE queries(id INTEGER PRIMARY KEY, label TEXT, embedding BLOB);
 INSERT INTO queries VALUES (1, 'coffee', vec_f32('[1, 0.1, 0, 0.1]')), (2, 'running', vec_f32('[0.1, 0, 1, 0.1]'));

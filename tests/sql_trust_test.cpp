@@ -171,12 +171,31 @@ TEST_F(Trust, FilteredKnnIsNeverShort) {
   EXPECT_EQ(Column("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND k = 3 AND rowid IN "
                    "(SELECT rowid FROM ix WHERE rowid LIKE '1%')"),
             "1,10,11");
-  // A join: the rowid constraint waits for the plan that binds it.
-  Exec("CREATE TABLE pick(id INTEGER)");
-  Exec("INSERT INTO pick VALUES (150), (120), (199)");
-  EXPECT_EQ(Column("SELECT ix.rowid FROM pick JOIN ix ON ix.rowid = pick.id WHERE ix.vector MATCH '[0, 0]' AND ix.k = 1 "
-                   "ORDER BY ix.rowid"),
-            "120,150,199");
+  // A join on rowid is applied to the k rows found, whichever table SQLite puts in the outer loop
+  // (as the inner loop, the bound rowid would otherwise make the search rank that row alone, and
+  // every picked row would come back, k or not); to search among chosen rows, rowid IN (...).
+  Exec("CREATE TABLE pick(id INTEGER PRIMARY KEY)");
+  Exec("INSERT INTO pick VALUES (150), (2), (120), (3), (199)");
+  for (const char* from : {"pick JOIN ix ON ix.rowid = pick.id", "ix JOIN pick ON ix.rowid = pick.id",
+                           "pick CROSS JOIN ix ON ix.rowid = pick.id", "ix CROSS JOIN pick ON ix.rowid = pick.id",
+                           "pick, ix", "ix LEFT JOIN pick ON ix.rowid = pick.id"}) {
+    SCOPED_TRACE(from);
+    const std::string on = std::strstr(from, " ON ") ? "" : " AND ix.rowid = pick.id";
+    EXPECT_EQ(Column(std::string("SELECT pick.id FROM ") + from + " WHERE ix.vector MATCH '[0, 0]' AND ix.k = 3" + on +
+                     " ORDER BY ix.distance"),
+              std::strncmp(from, "ix LEFT", 7) == 0 ? "NULL,2,3" : "2,3");  // row 1: no pick
+  }
+  EXPECT_EQ(Column("SELECT p.id FROM (SELECT rowid, distance FROM ix WHERE vector MATCH '[0, 0]' AND k = 3) AS h JOIN "
+                   "pick AS p ON p.id = h.rowid ORDER BY h.distance"),
+            "2,3");
+  EXPECT_EQ(Column("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND k = 3 AND rowid IN (SELECT id FROM pick)"),
+            "2,3,120");
+  // rowid = x in a k-NN query: the row if it is among the k nearest (as a join or sqlite-vec).
+  EXPECT_EQ(Column("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND k = 3 AND rowid = 2"), "2");
+  EXPECT_EQ(Column("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND k = 3 AND rowid = 150"), "");
+  EXPECT_EQ(Column("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND k = 3 AND rowid IS 3"), "3");
+  // Without k, SQLite applies it to the complete distance-ordered stream.
+  EXPECT_EQ(Column("SELECT rowid FROM ix WHERE vector MATCH '[0, 0]' AND rowid = 150 ORDER BY distance LIMIT 3"), "150");
 }
 
 TEST_F(Trust, KAndEfTakeIntegralReals) {

@@ -38,7 +38,11 @@
 //   'D' + op: distance ('>' '<' 'G' 'L').
 // A k-NN plan consumes every constraint it can apply inside the search (rowid: rowid_bounds.h;
 // metadata: engine/hnsw/attributes.h, both with SQLite's comparison rules; distance bounds), so
-// SQLite never filters its k rows afterwards. What it cannot apply (LIKE, GLOB, a function, a
+// SQLite never filters its k rows afterwards — except rowid = x and rowid IS x (one value): those
+// SQLite applies to the k rows found. They are usually a join condition (`JOIN docs ON docs.id =
+// idx.rowid`), and a join must answer the same whichever table SQLite puts in the outer loop: as
+// the inner loop with the rowid bound, the search would otherwise rank only that row and every
+// joined row would come back, k or not. What it cannot apply (LIKE, GLOB, a function, a
 // non-BINARY collation, an auxiliary column, distance = x) is a "residual" that SQLite applies:
 //   - with k = N that could leave fewer than N rows: the query is an error naming the condition
 //     and the rewrite (ORDER BY distance LIMIT N);
@@ -288,6 +292,14 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
     std::vector<int> params[3];  // constraints on k, ef, exact
     bool unusable = false;       // a constraint the search takes is not usable yet
     std::vector<std::pair<int, char>> rowid_cons;  // (constraint index, code)
+    // rowid = x and rowid IS x (one value; not IN): a k-NN plan leaves them to SQLite, which applies
+    // them to the rows found, as it applies the join condition `rowid = other.id` they usually are
+    // (so a join answers the same whichever table SQLite puts in the outer loop); a scan uses them.
+    auto is_point = [&](int i) {
+      const auto op = info->aConstraint[i].op;
+      return op == SQLITE_INDEX_CONSTRAINT_IS || (op == SQLITE_INDEX_CONSTRAINT_EQ && !sqlite3_vtab_in(info, i, -1));
+    };
+    bool rowid_point = false;
     std::vector<std::pair<int, std::string>> attr_cons, dist_cons;
     std::string residual;  // the first condition SQLite would apply itself, for messages
     auto add_residual = [&](const std::string& what) {
@@ -324,6 +336,9 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
       } else if (col == -1) {
         if (RowidCode(c.op) == 0) {
           add_residual(StrFormat("rowid %s", OpText(c.op)));
+        } else if (is_point(i)) {
+          rowid_point = true;
+          if (c.usable) rowid_cons.push_back({i, RowidCode(c.op)});
         } else if (!c.usable) {
           // Not usable in this plan (it compares with another table's column — a plan with it
           // bound is cheaper — or with a column of this row, which no plan binds): SQLite applies it.
@@ -392,7 +407,9 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
       for (int p = 0; p < 3; ++p) {
         for (int i : params[p]) use(i, param_codes[p]);
       }
-      for (auto [i, code] : rowid_cons) use(i, in_code(i, std::string("R") + code));
+      for (auto [i, code] : rowid_cons) {
+        if (!is_point(i)) use(i, in_code(i, std::string("R") + code));
+      }
       for (auto& [i, code] : attr_cons) use(i, in_code(i, code));
       for (auto& [i, code] : dist_cons) use(i, code);
       bool ordered = false;
@@ -401,7 +418,7 @@ int HnswBestIndex(sqlite3_vtab* v, sqlite3_index_info* info) {
       }
       if (ordered) info->orderByConsumed = 1;
       // LIMIT as k: only when SQLite applies nothing after us and the order is ours.
-      if (!has_k && limit >= 0 && residual.empty() && (info->nOrderBy == 0 || ordered)) {
+      if (!has_k && limit >= 0 && residual.empty() && !rowid_point && (info->nOrderBy == 0 || ordered)) {
         use(limit, "L", /*omit=*/false);
         if (offset >= 0) use(offset, "O", /*omit=*/true);
       }

@@ -496,14 +496,23 @@ class ColumnsSession {
       t.mirror = "id " + op + " ?";
       t.params = {RowidRhs()};
     };
+    // rowid = x and rowid IS x (one value) are the exception to "pushed": a k-NN query leaves them
+    // to SQLite, which applies them to the k rows found (hnsw_module.cpp: a join answers the same
+    // in every loop order), as it applies hidden terms.
     switch (p_.ConsumeIntegralInRange(0, 11)) {
-      case 0: cmp("="); break;
+      case 0:
+        cmp("=");
+        t.kind = Term::kHidden;
+        break;
       case 1: cmp("<"); break;
       case 2: cmp("<="); break;
       case 3: cmp(">"); break;
       case 4: cmp(">="); break;
       case 5: cmp("!="); break;
-      case 6: cmp("IS"); break;
+      case 6:
+        cmp("IS");
+        t.kind = Term::kHidden;
+        break;
       case 7: case 8: {
         const size_t n = p_.ConsumeIntegralInRange<size_t>(1, 5);
         for (size_t i = 0; i < n; ++i) t.params.push_back(RowidRhs());
@@ -531,6 +540,7 @@ class ColumnsSession {
         t.vt = "? " + op + " " + r;
         t.mirror = "? " + op + " id";
         t.params = {RowidRhs()};
+        if (op == "=") t.kind = Term::kHidden;
         break;
       }
     }
