@@ -115,6 +115,25 @@ def attach_data(con, data_db):
     con.execute("ATTACH DATABASE ? AS data", (f"file:{data_db}?mode=ro",))
 
 
+def build_vectorlite(vl_ext, vl_db, data, dim, n):
+    """A fresh vectorlite index of the dataset (cosine, M, ef_construction as ours), declared in a
+    database file as a user's would be (the index itself lives in the connection's memory).
+    Returns (connection, {build_s, rss_delta, version})."""
+    remove_db(vl_db)
+    vl = ext_connect(f"file:{vl_db}", vl_ext, PEERS["vectorlite"][1], uri=True)
+    attach_data(vl, data)
+    vl.execute(f"CREATE VIRTUAL TABLE x USING vectorlite(e float32[{dim}] cosine, "
+               f"hnsw(max_elements={n}, ef_construction={EF_CONSTRUCTION}, M={M}))")
+    gc.collect()
+    r0 = rss_bytes()
+    t0 = time.perf_counter()
+    vl.execute("BEGIN")
+    vl.execute("INSERT INTO x(rowid, e) SELECT id, e FROM data.t")
+    vl.execute("COMMIT")
+    return vl, {"build_s": time.perf_counter() - t0, "rss_delta": rss_bytes() - r0,
+                "version": vl.execute("SELECT vectorlite_info()").fetchone()[0]}
+
+
 def query_blobs(data_db):
     con = sqlite3.connect(f"file:{data_db}?mode=ro", uri=True)
     rows = con.execute("SELECT id, e FROM q ORDER BY id").fetchall()
@@ -254,20 +273,8 @@ def w_sweep(s):
     vl = None
     if s.get("vectorlite"):
         try:
-            remove_db(s["vl_db"])
-            vl = ext_connect(f"file:{s['vl_db']}", s["vectorlite"], PEERS["vectorlite"][1], uri=True)
-            attach_data(vl, s["data"])
-            vl.execute(f"CREATE VIRTUAL TABLE x USING vectorlite(e float32[{s['dim']}] cosine, "
-                       f"hnsw(max_elements={s['n']}, ef_construction={EF_CONSTRUCTION}, M={M}))")
-            gc.collect()
-            r0 = rss_bytes()
-            t0 = time.perf_counter()
-            vl.execute("BEGIN")
-            vl.execute("INSERT INTO x(rowid, e) SELECT id, e FROM data.t")
-            vl.execute("COMMIT")
-            out["vectorlite_build"] = {"build_s": time.perf_counter() - t0, "rss_delta": rss_bytes() - r0,
-                                       "loadavg": loadavg(),
-                                       "version": vl.execute("SELECT vectorlite_info()").fetchone()[0]}
+            vl, built = build_vectorlite(s["vectorlite"], s["vl_db"], s["data"], s["dim"], s["n"])
+            out["vectorlite_build"] = dict(built, loadavg=loadavg())
             log(f"   vectorlite build {out['vectorlite_build']['build_s']:.1f}s")
         except Exception as e:  # noqa: BLE001
             out["notes"].append(f"vectorlite failed: {e}")

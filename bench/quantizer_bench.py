@@ -37,7 +37,6 @@ The markdown summary goes to stdout (and is appended, with machine, date and com
 """
 import argparse
 import datetime
-import gc
 import hashlib
 import math
 import os
@@ -53,32 +52,13 @@ import numpy as np  # noqa: E402
 
 import datagen  # noqa: E402
 from hnsw_filter_bench import ensure_glove  # noqa: E402
+from hnsw_sql_bench import build_vectorlite, loadavg, log, remove_db  # noqa: E402
 from sql_topk_bench import PEERS, cpu_model, ext_connect, prewarm_file, reference_topk, resolve  # noqa: E402
 
 VECGRAPH_ENTRY = "sqlite3_vecgraph_init"
 M, EF_CONSTRUCTION, K = 16, 200, 10
 DEFAULT_EFS = "10,12,16,20,24,32,40,48,64,80,96,128,192,256"
 DATA_DIR = os.path.join(BENCH_DIR, ".data")
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
-def rss_bytes():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def remove_db(path):
-    for suffix in ("", "-journal", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
 
 
 def dataset(spec, seed):
@@ -197,20 +177,10 @@ def bench(spec, args, ext, vl_ext):
 
     if vl_ext:
         vl_db = os.path.join(work, f"{os.path.basename(data)}.vectorlite.db")
-        remove_db(vl_db)
-        vl = ext_connect(f"file:{vl_db}", vl_ext, PEERS["vectorlite"][1], uri=True)
-        vl.execute("ATTACH ? AS data", (f"file:{data}?mode=ro",))
-        vl.execute(f"CREATE VIRTUAL TABLE x USING vectorlite(e float32[{dim}] cosine, "
-                   f"hnsw(max_elements={n}, ef_construction={EF_CONSTRUCTION}, M={M}))")
-        gc.collect()
-        r0 = rss_bytes()
-        t0 = time.perf_counter()
-        vl.execute("BEGIN")
-        vl.execute("INSERT INTO x(rowid, e) SELECT id, e FROM data.t")
-        vl.execute("COMMIT")
-        out["build"]["vectorlite"] = {"build_s": time.perf_counter() - t0}
-        out["memory"]["vectorlite"] = {"rss_growth": rss_bytes() - r0}
-        out["vectorlite_version"] = vl.execute("SELECT vectorlite_info()").fetchone()[0]
+        vl, built = build_vectorlite(vl_ext, vl_db, data, dim, n)
+        out["build"]["vectorlite"] = {"build_s": built["build_s"]}
+        out["memory"]["vectorlite"] = {"rss_growth": built["rss_delta"]}
+        out["vectorlite_version"] = built["version"]
         log(f"   vectorlite: build {out['build']['vectorlite']['build_s']:.1f}s")
         cons["vectorlite"] = vl
 
