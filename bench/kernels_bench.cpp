@@ -12,12 +12,19 @@
 //   dot_u8s8_gather32                       an int8 query against 8-bit codes (dims bytes a row;
 //                                           the quantized HNSW walk's kernel)
 // and stream_sum, a plain read of the same buffer (sum of floats, 8 SSE2 accumulators): the
-// memory bandwidth the kernels should approach. bytes_per_second counts the row bytes read once
+// memory bandwidth the kernels should approach. The compact element types stream 256 MiB of rows
+// of their own type (dims 128 and 768; bit rows have dims/8 bytes), one query against every row
+// in order, bytes_per_second counting bytes of the type, beside stream_sum of the same 256 MiB:
+//   i8_dot_stream, i8_l2sq_stream           int8 rows (dot_i8 / l2sq_i8 per row)
+//   f16_to_f32_stream                       float16 rows converted to float32 (into a 1-row buffer)
+//   bit_hamming_stream                      packed bit rows (hamming per row)
+//   u8s8_gather_stream                      8-bit codes, 32 consecutive rows per dot_u8s8_gather call bytes_per_second counts the row bytes read once
 // per iteration, so GB/s compares directly with stream_sum; items_per_second counts
 // (query, row) distances.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -229,6 +236,78 @@ void BmStreamSum(benchmark::State& state, Shape s) {
   SetCounters(state, s, 0);
 }
 
+// ---- compact element types: 256 MiB of rows of the type, read in order ------------------------
+
+constexpr size_t kTypedBytes = size_t{256} << 20;
+
+const std::vector<uint8_t>& TypedBuffer() {
+  static const std::vector<uint8_t> buf = [] {
+    std::vector<uint8_t> b(kTypedBytes);
+    std::mt19937_64 rng(23);
+    for (size_t i = 0; i + 8 <= b.size(); i += 8) {
+      const uint64_t x = rng() & 0x3bff3bff3bff3bffull;  // every 16-bit half a finite float16
+      std::memcpy(b.data() + i, &x, 8);
+    }
+    return b;
+  }();
+  return buf;
+}
+
+enum class TypedKernel { kDotI8, kL2SqI8, kF16, kHamming, kU8S8 };
+
+void BmTypedStream(benchmark::State& state, const KernelTable* t, TypedKernel k, size_t dims) {
+  const std::vector<uint8_t>& buf = TypedBuffer();
+  const size_t row_bytes = k == TypedKernel::kF16 ? 2 * dims : k == TypedKernel::kHamming ? dims / 8 : dims;
+  const size_t n = kTypedBytes / row_bytes;
+  std::vector<uint8_t> q(row_bytes, 1);
+  std::vector<float> f(dims);
+  std::vector<const uint8_t*> rows(kGatherRows);
+  std::vector<int32_t> isum(kGatherRows);
+  for (auto _ : state) {
+    int64_t acc = 0;
+    const uint8_t* p = buf.data();
+    switch (k) {
+      case TypedKernel::kDotI8:
+        for (size_t r = 0; r < n; ++r) {
+          acc += t->dot_i8(reinterpret_cast<const int8_t*>(q.data()), reinterpret_cast<const int8_t*>(p + r * row_bytes), dims);
+        }
+        break;
+      case TypedKernel::kL2SqI8:
+        for (size_t r = 0; r < n; ++r) {
+          acc += t->l2sq_i8(reinterpret_cast<const int8_t*>(q.data()), reinterpret_cast<const int8_t*>(p + r * row_bytes), dims);
+        }
+        break;
+      case TypedKernel::kF16:
+        for (size_t r = 0; r < n; ++r) {
+          t->f16_to_f32(reinterpret_cast<const uint16_t*>(p + r * row_bytes), dims, f.data());
+          benchmark::DoNotOptimize(f.data());
+        }
+        break;
+      case TypedKernel::kHamming:
+        for (size_t r = 0; r < n; ++r) acc += static_cast<int64_t>(t->hamming(q.data(), p + r * row_bytes, row_bytes));
+        break;
+      case TypedKernel::kU8S8:
+        for (size_t r = 0; r + kGatherRows <= n; r += kGatherRows) {
+          for (size_t i = 0; i < kGatherRows; ++i) rows[i] = p + (r + i) * row_bytes;
+          t->dot_u8s8_gather(reinterpret_cast<const int8_t*>(q.data()), rows.data(), kGatherRows, dims, isum.data());
+          acc += isum[0];
+        }
+        break;
+    }
+    benchmark::DoNotOptimize(acc);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(n * row_bytes));
+}
+
+void BmStreamSumTyped(benchmark::State& state) {
+  const std::vector<uint8_t>& buf = TypedBuffer();
+  for (auto _ : state) {
+    float sum = StreamSum(reinterpret_cast<const float*>(buf.data()), buf.size() / sizeof(float));
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(kTypedBytes));
+}
+
 // Registered at static-initialisation time (the ISA list is only known at run time).
 bool RegisterAll() {
   for (const Shape& s : kShapes) {
@@ -244,6 +323,20 @@ bool RegisterAll() {
       benchmark::RegisterBenchmark(("pair_loop32" + suffix).c_str(), BmPairLoop, t, s);
       benchmark::RegisterBenchmark(("dot_gather32" + suffix).c_str(), BmDotGather, t, s);
       benchmark::RegisterBenchmark(("dot_u8s8_gather32" + suffix).c_str(), BmDotU8S8Gather, t, s);
+    }
+  }
+  benchmark::RegisterBenchmark("stream_sum/256MiB", BmStreamSumTyped);
+  const std::pair<const char*, TypedKernel> typed[] = {{"i8_dot_stream", TypedKernel::kDotI8},
+                                                       {"i8_l2sq_stream", TypedKernel::kL2SqI8},
+                                                       {"f16_to_f32_stream", TypedKernel::kF16},
+                                                       {"bit_hamming_stream", TypedKernel::kHamming},
+                                                       {"u8s8_gather_stream", TypedKernel::kU8S8}};
+  for (size_t dims : {size_t{128}, size_t{768}}) {
+    for (Isa isa : SupportedIsas()) {
+      for (const auto& [name, kind] : typed) {
+        benchmark::RegisterBenchmark((std::string(name) + "/" + IsaName(isa) + "/" + std::to_string(dims)).c_str(),
+                                     BmTypedStream, KernelsFor(isa), kind, dims);
+      }
     }
   }
   return true;

@@ -92,10 +92,14 @@ const KernelTable* ChooseKernels() {
 }  // namespace
 
 #if defined(VECGRAPH_KERNELS_X86)
-bool CpuHasAvx512Vnni() {
+namespace {
+bool CpuidLeaf7Ecx(unsigned bit) {
   unsigned a = 0, b = 0, c = 0, d = 0;
-  return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (c & (1u << 11)) != 0;
+  return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (c & (1u << bit)) != 0;
 }
+}  // namespace
+bool CpuHasAvx512Vnni() { return CpuidLeaf7Ecx(11); }
+bool CpuHasAvx512Vpopcntdq() { return CpuidLeaf7Ecx(14); }
 #endif
 
 const KernelTable* KernelsFor(Isa isa) {

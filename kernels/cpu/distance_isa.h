@@ -20,8 +20,10 @@ const KernelTable& KernelsSse2();    // distance_sse2.cpp   (xsimd::sse2)
 const KernelTable& KernelsSse42();   // distance_sse42.cpp  (xsimd::sse4_2)
 const KernelTable& KernelsAvx2();    // distance_avx2.cpp   (xsimd::fma3<xsimd::avx2>)
 const KernelTable& KernelsAvx512();  // distance_avx512.cpp (xsimd::avx512bw)
-// AVX-512 VNNI (CPUID leaf 7, ECX bit 11); meaningful only where KernelsFor(kAvx512) is non-null.
+// AVX-512 VNNI and VPOPCNTDQ (CPUID leaf 7, ECX bits 11 and 14); meaningful only where
+// KernelsFor(kAvx512) is non-null.
 bool CpuHasAvx512Vnni();
+bool CpuHasAvx512Vpopcntdq();
 #endif
 #if defined(VECGRAPH_KERNELS_NEON)
 const KernelTable& KernelsNeon();  // distance_neon.cpp (xsimd::neon64)
