@@ -56,7 +56,8 @@ struct KernelTable {
   // HNSW walk (engine/hnsw/hnsw_codes.h) scores the search codes with it; the AVX-512 table uses
   // VNNI (vpdpbusd, 64 products per instruction) where the CPU has it.
   void (*dot_u8s8_gather)(const int8_t* q, const uint8_t* const* rows, size_t n, size_t dims, int32_t* out);
-  // Compact element types (typed_kernels.hpp): exact results, identical in every table.
+  // Compact element types (typed_kernels.hpp): exact results, identical in every table (the
+  // AVX-512 table's dot_i8 uses VNNI and its hamming VPOPCNTDQ where the CPU has them).
   // int8: Σ a·b and Σ (a − b)², exact for dims ≤ 65 536 (elem_math.h).
   int32_t (*dot_i8)(const int8_t* a, const int8_t* b, size_t dims);
   uint32_t (*l2sq_i8)(const int8_t* a, const int8_t* b, size_t dims);

@@ -4,7 +4,9 @@
 // add pairs into 32-bit lanes, pmaddwd / vpmaddwd; float16: vcvtph2ps with F16C; bit: one
 // popcnt per 64-bit word). The scalar table compiles the same loops with -fno-tree-vectorize,
 // which makes it the reference; every result is exact (integers, or exact conversions), so
-// every table must agree with it bit for bit (tests/kernels_test.cpp, dims 1..1100).
+// every table must agree with it bit for bit (tests/kernels_test.cpp, dims 1..1100). The AVX-512
+// TU replaces DotI8, Hamming and DotU8S8Gather with VNNI / VPOPCNTDQ intrinsics when CPUID
+// reports those (distance_avx512.cpp); the plain loops stay the fallback.
 //
 // Like distance_simd.hpp, everything has internal linkage: include it only from the per-ISA TUs
 // and distance_scalar.cpp.
