@@ -115,6 +115,9 @@ TEST_F(VectorTable, DeclarationsAndTheirErrors) {
                                "distance_metric=cosine|l2|dot, quantizer=none|int8 and rescore=R)"},
       {"e float[2] rescore=0", "hnsw_knn: option 'rescore': expected an integer between 1 and 1024, found '0'"},
       {"e float[2] rescore=2, rescore=3", "hnsw_knn: option 'rescore' is given more than once"},
+      {"e float[300] rescore=2",
+       "hnsw_knn: option 'rescore' chooses which nodes of a walk over the int8 codes are re-scored; at 300 "
+       "dimensions the walk reads the float vectors unless quantizer=int8 is given"},
       {"e float[2] quantizer=none rescore=2",
        "hnsw_knn: option 'rescore' chooses which nodes of a walk over the int8 codes are re-scored; with "
        "quantizer=none the walk reads the float vectors"},

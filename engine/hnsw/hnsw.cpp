@@ -47,15 +47,6 @@ Status HnswConfig::Validate() const {
   return Status::Ok();
 }
 
-const char* QuantizerName(Quantizer q) {
-  switch (q) {
-    case Quantizer::kNone: return "none";
-    case Quantizer::kInt8: return "int8";
-    case Quantizer::kAuto: break;
-  }
-  return "auto";
-}
-
 namespace {
 
 uint64_t SplitMix64(uint64_t x) {

@@ -42,7 +42,6 @@ inline constexpr size_t kBuildBatchSize = 256;
 enum class Quantizer : uint8_t { kAuto = 0, kNone = 1, kInt8 = 2 };
 inline constexpr uint8_t kMaxQuantizer = 2;
 inline constexpr uint32_t kMaxRescore = 1024;
-const char* QuantizerName(Quantizer q);  // "auto", "none", "int8"
 
 struct HnswConfig {
   // [d] Dimensions of every vector. Required (default 0 = unset); 1..16000.

@@ -469,9 +469,14 @@ std::string HnswSchema::Canonical(uint32_t dim) const {
 
 Status ParseHnswArguments(int argc, const char* const* argv, hnsw::HnswConfig* cfg, HnswSchema* schema) {
   VG_RETURN_IF_ERROR(ParseAll(argc, argv, cfg, schema, true, nullptr));
-  if (cfg->rescore != 0 && cfg->quantizer == hnsw::Quantizer::kNone) {
-    return Status::InvalidArgument("hnsw_knn: option 'rescore' chooses which nodes of a walk over the int8 codes are "
-                                   "re-scored; with quantizer=none the walk reads the float vectors");
+  if (cfg->rescore != 0 && !cfg->Coded()) {
+    return Status::InvalidArgument(
+        cfg->quantizer == hnsw::Quantizer::kNone
+            ? "hnsw_knn: option 'rescore' chooses which nodes of a walk over the int8 codes are re-scored; with "
+              "quantizer=none the walk reads the float vectors"
+            : StrFormat("hnsw_knn: option 'rescore' chooses which nodes of a walk over the int8 codes are re-scored; "
+                        "at %u dimensions the walk reads the float vectors unless quantizer=int8 is given",
+                        cfg->dim));
   }
   return cfg->Validate().WithPrefix("hnsw_knn: ");
 }
