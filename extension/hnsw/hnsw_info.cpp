@@ -29,6 +29,8 @@ void Key(std::string* out, const char* k) {
   out->push_back(':');
 }
 
+const char* Bool(bool b) { return b ? "true" : "false"; }
+
 StatusOr<int64_t> ScalarInt(sqlite3* db, const std::string& sql, bool* failed) {
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
@@ -52,6 +54,23 @@ StatusOr<int64_t> ScalarInt(sqlite3* db, const std::string& sql, bool* failed) {
 }
 
 }  // namespace
+
+std::string HnswVtab::LastQuery::Json() const {
+  if (!set) return "null";
+  if (none) return "{\"strategy\":\"none\",\"reason\":\"no row can pass the conditions\"}";
+  const std::string parts = partitions == -1 ? "null" : partitions == -2 ? "\"all\"" : std::to_string(partitions);
+  std::string o = "{\"strategy\":";
+  json::AppendString(&o, strategy);
+  o += ",\"reason\":";
+  json::AppendString(&o, reason);
+  o += StrFormat(",\"rows_wanted\":%llu,\"from\":\"%s\",\"filtered\":%s,\"passing_estimate\":%llu,"
+                 "\"passing_counted\":%s,\"sampled\":%u,\"two_hop\":%s,\"two_hop_lists\":%s,\"correlated\":%s,"
+                 "\"fallback\":%s,\"searches\":%zu,\"rows\":%zu,\"partitions\":%s}",
+                 static_cast<unsigned long long>(rows_wanted), from, Bool(filtered),
+                 static_cast<unsigned long long>(passing_estimate), Bool(passing_counted), sampled, Bool(two_hop),
+                 Bool(two_hop_lists), Bool(correlated), Bool(fallback), searches, rows, parts.c_str());
+  return o;
+}
 
 void HnswIndexInfoFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
   VG_SQL_TRY
@@ -228,7 +247,7 @@ void HnswIndexInfoFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
                                    helps ? "(recommended from 25%)" : "(not needed below 25%)"));
   o += "}";
   Key(&o, "last_query");
-  o += vt->last_query.empty() ? "null" : vt->last_query;
+  o += vt->last_query.Json();
   o += "}";
   ResultText(ctx, o);
   VG_SQL_CATCH(ctx)

@@ -748,7 +748,8 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
   const bool all = from == From::kAll;
   const char* from_name = from == From::kK ? "k" : from == From::kLimit ? "LIMIT" : "all";
   if (a.bounds.empty() || a.dnone || live == 0 || want == 0) {
-    vt->last_query = "{\"strategy\":\"none\",\"reason\":\"no row can pass the conditions\"}";
+    vt->last_query = HnswVtab::LastQuery{};
+    vt->last_query.set = vt->last_query.none = true;
     return SQLITE_OK;
   }
   const size_t ef = static_cast<size_t>(a.ef);
@@ -820,7 +821,7 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
     const size_t skip = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(a.offset), out.size()));
     out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(skip));
   }
-  std::string reason;
+  const char* reason;
   if (all) {
     reason = "no k and no LIMIT reached the index (none given, or SQLite applies a condition or an order after the "
              "search): exact scan of every passing row in distance order";
@@ -837,19 +838,28 @@ int KnnFilter(HnswVtab* vt, HnswCursor* c, const std::string& codes, int argc, s
   } else {
     reason = "filtered graph walk (enough rows pass for the walk to find k of them)";
   }
-  vt->last_query = StrFormat(
-      "{\"strategy\":\"%s\",\"reason\":\"%s\",\"rows_wanted\":%llu,\"from\":\"%s\",\"filtered\":%s,"
-      "\"passing_estimate\":%llu,\"passing_counted\":%s,\"sampled\":%u,\"two_hop\":%s,"
-      "\"two_hop_lists\":%s,\"correlated\":%s,\"fallback\":%s,"
-      "\"searches\":%zu,\"rows\":%zu,\"partitions\":%s}",
-      StrategyName(stats.strategy), reason.c_str(), static_cast<unsigned long long>(want), from_name,
-      filtered ? "true" : "false", static_cast<unsigned long long>(filtered ? stats.passing_estimate : live),
-      (!filtered || stats.counted) ? "true" : "false", stats.sampled, stats.hop ? "true" : "false",
-      stats.hop_lists ? "true" : "false", stats.correlated ? "true" : "false", stats.fallback ? "true" : "false", rounds,
-      out.size(),
-      !vt->decl.HasPartition() ? "null"
-      : groups.empty()         ? "\"all\""
-                               : std::to_string(groups.size() == 1 && groups[0] == hnsw::HnswIndex::kNoGroup ? 0 : groups.size()).c_str());
+  HnswVtab::LastQuery& lq = vt->last_query;
+  lq = HnswVtab::LastQuery{};
+  lq.set = true;
+  lq.strategy = StrategyName(stats.strategy);
+  lq.reason = reason;
+  lq.rows_wanted = want;
+  lq.from = from_name;
+  lq.filtered = filtered;
+  lq.passing_estimate = filtered ? stats.passing_estimate : live;
+  lq.passing_counted = !filtered || stats.counted;
+  lq.sampled = stats.sampled;
+  lq.two_hop = stats.hop;
+  lq.two_hop_lists = stats.hop_lists;
+  lq.correlated = stats.correlated;
+  lq.fallback = stats.fallback;
+  lq.searches = rounds;
+  lq.rows = out.size();
+  lq.partitions = !vt->decl.HasPartition() ? -1
+                  : groups.empty()         ? -2
+                                           : static_cast<int64_t>(groups.size() == 1 && groups[0] == hnsw::HnswIndex::kNoGroup
+                                                                      ? 0
+                                                                      : groups.size());
   c->hits = std::move(out);
   c->pos = 0;
   return SQLITE_OK;

@@ -111,8 +111,25 @@ struct HnswVtab {
   // the table (COMMIT included) fails with this message until ROLLBACK; never a silent loss.
   std::string poison;
   size_t poison_rows = 0;
-  // How the last k-NN query on this connection was answered (vecgraph_index_info 'last_query').
-  std::string last_query;
+  // How the last k-NN query on this connection was answered (vecgraph_index_info 'last_query'),
+  // kept as values and written as JSON only when asked (hnsw_info.cpp): formatting it on every
+  // query cost 2-4 % of a query's time.
+  struct LastQuery {
+    bool set = false;   // a k-NN query ran on this table and connection
+    bool none = false;  // ...and no row could pass its conditions (nothing else is set)
+    const char* strategy = "";
+    const char* reason = "";
+    uint64_t rows_wanted = 0;
+    const char* from = "";
+    bool filtered = false;
+    uint64_t passing_estimate = 0;
+    bool passing_counted = false;
+    uint32_t sampled = 0;
+    bool two_hop = false, two_hop_lists = false, correlated = false, fallback = false;
+    size_t searches = 0, rows = 0;
+    int64_t partitions = -1;  // -1: not partitioned (null), -2: every partition ("all"), else how many
+    std::string Json() const;
+  } last_query;
   // Device residency key of the live vectors (hnsw_knn_batch on a device): a process-unique id
   // and a version bumped by every change or reload.
   uint64_t object_id = 0;
