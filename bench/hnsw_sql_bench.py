@@ -144,13 +144,15 @@ def query_blobs(data_db):
 # ---- workers (each runs in a fresh subprocess: `--worker KIND --spec JSON`, prints JSON) ------
 
 def w_vg_build(s):
-    """vecgraph build: fresh database, the dataset attached read-only; commit included."""
+    """vecgraph build: fresh database, the dataset attached read-only; commit included.
+    s["options"] (optional) is appended to the index options (e.g. "quantizer=int8")."""
     remove_db(s["out"])
     con = ext_connect(f"file:{s['out']}", s["ext"], VECGRAPH_ENTRY, uri=True)
     attach_data(con, s["data"])
     con.execute("SELECT vecgraph_config('threads', ?)", (s["threads"],))
+    extra = f", {s['options']}" if s.get("options") else ""
     con.execute(f"CREATE VIRTUAL TABLE idx USING hnsw_knn(dim={s['dim']}, metric=cosine, m={M}, "
-                f"ef_construction={EF_CONSTRUCTION}, ef_search=64)")
+                f"ef_construction={EF_CONSTRUCTION}, ef_search=64{extra})")
     r0 = rss_bytes()
     c0 = cpu_seconds()
     t0 = time.perf_counter()

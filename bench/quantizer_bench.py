@@ -37,7 +37,6 @@ The markdown summary goes to stdout (and is appended, with machine, date and com
 """
 import argparse
 import datetime
-import hashlib
 import math
 import os
 import platform
@@ -52,11 +51,11 @@ import numpy as np  # noqa: E402
 
 import datagen  # noqa: E402
 from hnsw_filter_bench import ensure_glove  # noqa: E402
-from hnsw_sql_bench import build_vectorlite, loadavg, log, remove_db  # noqa: E402
+from hnsw_sql_bench import (VECGRAPH_ENTRY, _sql_runner, build_vectorlite, loadavg, log, query_blobs,  # noqa: E402
+                            w_vg_build)
 from sql_topk_bench import PEERS, cpu_model, ext_connect, prewarm_file, reference_topk, resolve  # noqa: E402
 
-VECGRAPH_ENTRY = "sqlite3_vecgraph_init"
-M, EF_CONSTRUCTION, K = 16, 200, 10
+K = 10
 DEFAULT_EFS = "10,12,16,20,24,32,40,48,64,80,96,128,192,256"
 DATA_DIR = os.path.join(BENCH_DIR, ".data")
 
@@ -79,47 +78,11 @@ def dataset(spec, seed):
     return label, path
 
 
-def load_matrix(path, table):
-    con = ext_connect(path)
-    rows = con.execute(f"SELECT id, e FROM {table} ORDER BY id").fetchall()
-    con.close()
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    return ids, [r[1] for r in rows]
-
-
 def build_vecgraph(ext, data, out, dim, variant, threads):
+    """hnsw_sql_bench's build worker, in this process, with `quantizer=Q[, rescore=R]` (variant Q/R)."""
     quantizer, _, rescore = variant.partition("/")
     options = f"quantizer={quantizer}" + (f", rescore={rescore}" if rescore else "")
-    remove_db(out)
-    con = ext_connect(f"file:{out}", ext, VECGRAPH_ENTRY, uri=True)
-    con.execute("ATTACH ? AS data", (f"file:{data}?mode=ro",))
-    con.execute("SELECT vecgraph_config('threads', ?)", (threads,))
-    con.execute(f"CREATE VIRTUAL TABLE idx USING hnsw_knn(dim={dim}, metric=cosine, m={M}, "
-                f"ef_construction={EF_CONSTRUCTION}, {options})")
-    t0 = time.perf_counter()
-    con.execute("BEGIN")
-    con.execute("INSERT INTO idx(rowid, vector) SELECT id, e FROM data.t")
-    con.execute("COMMIT")
-    build_s = time.perf_counter() - t0
-    h = hashlib.sha256()
-    for rowid, rec in con.execute("SELECT rowid, record FROM idx_nodes ORDER BY rowid"):
-        h.update(rowid.to_bytes(8, "little", signed=True))
-        h.update(rec)
-    con.close()
-    return {"build_s": build_s, "graph_sha256": h.hexdigest()}
-
-
-def sql_runner(con, sql, lat):
-    def run(qs):
-        res = []
-        pc = time.perf_counter
-        for q in qs:
-            t0 = pc()
-            rows = con.execute(sql, (q,)).fetchall()
-            lat.append(pc() - t0)
-            res.append([r[0] for r in rows])
-        return res
-    return run
+    return w_vg_build({"ext": ext, "data": data, "out": out, "threads": threads, "dim": dim, "options": options})
 
 
 def interpolate(points, target):
@@ -147,10 +110,9 @@ def interpolate(points, target):
 def bench(spec, args, ext, vl_ext):
     label, data = dataset(spec, args.seed)
     prewarm_file(data)
-    ids, xb = load_matrix(data, "t")
-    _, qb = load_matrix(data, "q")
-    X = np.stack([np.frombuffer(b, dtype="<f4") for b in xb]).astype(np.float64)
-    Q = np.stack([np.frombuffer(b, dtype="<f4") for b in qb]).astype(np.float64)
+    ids, X = datagen.load_vectors(data, "t")
+    _, Q = datagen.load_vectors(data, "q")
+    qb = query_blobs(data)
     n, dim = X.shape
     log(f"== {label}: {data} (n={n}, dim={dim}), load {loadavg()}")
     refs = reference_topk(X, Q, K)  # 1-based row numbers, distances, all distances
@@ -190,7 +152,7 @@ def bench(spec, args, ext, vl_ext):
             lats[(name, ef)] = []
             sql = (f"SELECT rowid, distance FROM x WHERE knn_search(e, knn_param(?1, {K}, {ef}))" if name == "vectorlite"
                    else f"SELECT rowid, distance FROM idx WHERE vector MATCH ?1 AND k = {K} AND ef = {ef}")
-            runners[(name, ef)] = sql_runner(con, sql, lats[(name, ef)])
+            runners[(name, ef)] = _sql_runner(con, sql, lats[(name, ef)])
     results = {key: fn(qb) for key, fn in runners.items()}  # warm-up pass: answers for recall
     for v in lats.values():
         v.clear()
@@ -203,7 +165,7 @@ def bench(spec, args, ext, vl_ext):
     nq = len(qb)
     for (name, ef), lat in lats.items():
         per_q = [min(lat[i::nq]) for i in range(nq)]
-        rec = float(np.mean([len(truth[i] & set(results[(name, ef)][i][:K])) / K for i in range(nq)]))
+        rec = float(np.mean([len(truth[i] & {rowid for rowid, _ in results[(name, ef)][i][:K]}) / K for i in range(nq)]))
         out["sys"].setdefault(name, {})[ef] = {"recall": rec, "qps": nq / sum(per_q)}
     for con in cons.values():
         con.close()
