@@ -269,9 +269,9 @@ StatusOr<std::vector<HnswHit>> HnswIndex::SearchImpl(std::span<const float> q, s
     stats->walk_ef = static_cast<uint32_t>(ctx->walk_ef);
   }
   size_t n = ctx->top.size();
-  if (Coded() && cfg_.rescore != 0 && n > std::max<size_t>(k, size_t{cfg_.rescore} * k)) {
-    // Re-score only the best R·k nodes of the walk (by code distance, ties by rowid).
-    n = std::max<size_t>(k, size_t{cfg_.rescore} * k);
+  if (Coded() && cfg_.rescore != 0 && n > size_t{cfg_.rescore} * k) {
+    // Re-score only the best R·k nodes of the walk (by code distance, ties by rowid; R ≥ 1).
+    n = size_t{cfg_.rescore} * k;
     SortCands(&ctx->top, n);
   }
   ctx->ids.resize(n);

@@ -18,14 +18,9 @@
 namespace vecgraph::kernels {
 namespace {
 
-// dot_u8s8_gather with AVX-512 VNNI: vpdpbusd adds four u8·s8 products into each 32-bit lane,
-// 64 per instruction. Four rows at a time share each query load (16 accumulation chains hide the
-// instruction's latency); the next group's lines are requested while one is summed. The tail is
-// a masked load (bytes past dims are neither read nor counted). Exact, like the plain loop:
-// every product and partial sum fits int32 for dims ≤ 65 536.
-__attribute__((target("avx512vnni"))) inline __m512i DpRow(__m512i acc, __m512i q, const uint8_t* p) {
-  return _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(p), q);
-}
+// The first n < 64 bytes of a 64-byte load: the kernels' tails are masked loads, which neither
+// read nor count the bytes past the end.
+inline __mmask64 FirstBytes(size_t n) { return (uint64_t{1} << n) - 1; }
 
 // The sum of the 16 lanes (_mm512_reduce_add_epi32 and _mm512_castsi512_si256 make GCC 12 warn
 // about the undefined halves they start from; the zero-masked extracts do not).
@@ -37,6 +32,11 @@ inline int32_t SumLanes(__m512i a) {
   return _mm_cvtsi128_si32(t);
 }
 
+// dot_u8s8_gather with AVX-512 VNNI: vpdpbusd adds four u8·s8 products into each 32-bit lane,
+// 64 per instruction. Four rows at a time share each query load (16 accumulation chains hide the
+// instruction's latency); the next group's lines 2-4 are requested while one is summed (the
+// walk prefetched each row's first line when it staged it). Exact, like the plain loop: every
+// product and partial sum fits int32 for dims ≤ 65 536.
 template <size_t R>
 __attribute__((target("avx512vnni"))) void VnniGroup(const int8_t* q, const uint8_t* const* rows, size_t dims,
                                                      int32_t* out) {
@@ -45,10 +45,10 @@ __attribute__((target("avx512vnni"))) void VnniGroup(const int8_t* q, const uint
   size_t i = 0;
   for (; i + 64 <= dims; i += 64) {
     const __m512i x = _mm512_loadu_si512(q + i);
-    for (size_t r = 0; r < R; ++r) acc[r] = DpRow(acc[r], x, rows[r] + i);
+    for (size_t r = 0; r < R; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_loadu_si512(rows[r] + i), x);
   }
   if (i < dims) {
-    const __mmask64 m = (uint64_t{1} << (dims - i)) - 1;  // dims - i < 64
+    const __mmask64 m = FirstBytes(dims - i);
     const __m512i x = _mm512_maskz_loadu_epi8(m, q + i);
     for (size_t r = 0; r < R; ++r) acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_maskz_loadu_epi8(m, rows[r] + i), x);
   }
@@ -58,11 +58,11 @@ __attribute__((target("avx512vnni"))) void VnniGroup(const int8_t* q, const uint
 __attribute__((target("avx512vnni"))) void DotU8S8GatherVnni(const int8_t* q, const uint8_t* const* rows, size_t n,
                                                              size_t dims, int32_t* out) {
   constexpr size_t R = 4;
-  const size_t lines = std::min<size_t>((dims + 63) / 64, 16);
+  const size_t lines = std::min<size_t>((dims + 63) / 64, 4);
   size_t r = 0;
   for (; r + R <= n; r += R) {
     for (size_t p = r + R; p < std::min(n, r + 2 * R); ++p) {
-      for (size_t l = 1; l < lines && l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(rows[p]) + l * 64, _MM_HINT_T0);
+      for (size_t l = 1; l < lines; ++l) _mm_prefetch(reinterpret_cast<const char*>(rows[p]) + l * 64, _MM_HINT_T0);
     }
     VnniGroup<R>(q, rows + r, dims, out + r);
   }
@@ -83,7 +83,7 @@ __attribute__((target("avx512vnni"))) int32_t DotI8Vnni(const int8_t* a, const i
     sb = _mm512_dpbusd_epi32(sb, ones, vb);
   }
   if (i < dims) {
-    const __mmask64 m = (uint64_t{1} << (dims - i)) - 1;  // dims - i < 64; b's other bytes are 0
+    const __mmask64 m = FirstBytes(dims - i);  // b's other bytes are 0: they add nothing
     const __m512i vb = _mm512_maskz_loadu_epi8(m, b + i);
     acc = _mm512_dpbusd_epi32(acc, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i), off), vb);
     sb = _mm512_dpbusd_epi32(sb, ones, vb);
@@ -100,7 +100,7 @@ __attribute__((target("avx512vpopcntdq"))) uint64_t HammingPopcnt(const uint8_t*
     acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(a + i), _mm512_loadu_si512(b + i))));
   }
   if (i < n_bytes) {
-    const __mmask64 m = (uint64_t{1} << (n_bytes - i)) - 1;
+    const __mmask64 m = FirstBytes(n_bytes - i);
     acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i),
                                                                       _mm512_maskz_loadu_epi8(m, b + i))));
   }

@@ -51,14 +51,16 @@ constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kSse2, Isa::kNeon, Isa::kSse42, I
                             Isa::kAvx512};  // in increasing rank
 
 #if defined(VECGRAPH_KERNELS_X86)
-// F16C and POPCNT from CPUID leaf 1 (ECX bits 29 and 23): clang 14's __builtin_cpu_supports
-// knows neither name. Both need no OS state beyond what the AVX checks below already require.
-bool CpuidHas(unsigned ecx_bit) {
+// ECX bit `bit` of CPUID leaf `leaf` (subleaf 0). F16C and POPCNT (leaf 1, bits 29 and 23):
+// clang 14's __builtin_cpu_supports knows neither name; AVX-512 VNNI and VPOPCNTDQ (leaf 7,
+// bits 11 and 14) choose the AVX-512 table's integer kernels. None needs OS state beyond what
+// the AVX / AVX-512 checks below already require.
+bool CpuidEcx(unsigned leaf, unsigned bit) {
   unsigned a = 0, b = 0, c = 0, d = 0;
-  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << ecx_bit)) != 0;
+  return __get_cpuid_count(leaf, 0, &a, &b, &c, &d) != 0 && (c & (1u << bit)) != 0;
 }
-bool HasF16c() { return CpuidHas(29); }
-bool HasPopcnt() { return CpuidHas(23); }
+bool HasF16c() { return CpuidEcx(1, 29); }
+bool HasPopcnt() { return CpuidEcx(1, 23); }
 
 bool CpuHas(Isa isa) {
   __builtin_cpu_init();
@@ -92,14 +94,8 @@ const KernelTable* ChooseKernels() {
 }  // namespace
 
 #if defined(VECGRAPH_KERNELS_X86)
-namespace {
-bool CpuidLeaf7Ecx(unsigned bit) {
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (c & (1u << bit)) != 0;
-}
-}  // namespace
-bool CpuHasAvx512Vnni() { return CpuidLeaf7Ecx(11); }
-bool CpuHasAvx512Vpopcntdq() { return CpuidLeaf7Ecx(14); }
+bool CpuHasAvx512Vnni() { return CpuidEcx(7, 11); }
+bool CpuHasAvx512Vpopcntdq() { return CpuidEcx(7, 14); }
 #endif
 
 const KernelTable* KernelsFor(Isa isa) {
