@@ -217,9 +217,9 @@ void HnswIndexInfoFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
   if (auto b = LookupBuild(MakeBuildKey(db, vt->schema, vt->name))) {
     o += "{";
     Key(&o, "running");
-    o += b->running ? "true" : "false";
+    o += Bool(b->running);
     Key(&o, "open");
-    o += b->open ? "true" : "false";
+    o += Bool(b->open);
     Key(&o, "pending");
     o += std::to_string(b->pending);
     Key(&o, "built");
@@ -229,7 +229,7 @@ void HnswIndexInfoFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     Key(&o, "seconds");
     o += StrFormat("%.3f", b->seconds);
     Key(&o, "interrupted");
-    o += b->interrupted ? "true" : "false";
+    o += Bool(b->interrupted);
     o += "}";
   } else {
     o += "null";
@@ -238,7 +238,7 @@ void HnswIndexInfoFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
   o += "{";
   const bool helps = idx.NeedsOptimize();
   Key(&o, "helps");
-  o += helps ? "true" : "false";
+  o += Bool(helps);
   Key(&o, "why");
   const size_t nodes = idx.node_count();
   json::AppendString(&o, StrFormat("%zu of %zu nodes are deleted rows (tombstones) that still route searches and use "
